@@ -1,1 +1,16 @@
-export {}
+/**
+ * `@idtrail/domain`: the Stripe Identity VerificationSession, its lifecycle as events, and a
+ * pure decider. No I/O, no clock, no randomness.
+ *
+ * @since 0.1.0
+ */
+export * from "./commands.ts"
+export { type Decision, decide } from "./decide.ts"
+export { decider } from "./decider.ts"
+export * from "./errors.ts"
+export * from "./events.ts"
+export * from "./facts.ts"
+export * from "./lifecycle.ts"
+export * from "./session.ts"
+export * from "./state.ts"
+export * from "./stripe-event.ts"

@@ -1,0 +1,135 @@
+/**
+ * The lifecycle of a session as events: what idtrail records. Every event names its session and
+ * `at`, the Stripe time (unix seconds) of what it describes. No event holds a secret or a
+ * personal value; `VerifiedOutputsCaptured` holds field names only.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { SessionFacts, trackedFields } from "./facts.ts"
+import { ErrorCode, RedactionStatus, SessionOptions, SessionStatus } from "./session.ts"
+
+/** Where an observation came from. Only `api` and `reconciler` reads are authoritative. */
+export const Source = Schema.Literals(["webhook", "api", "reconciler"])
+export type Source = typeof Source.Type
+
+const base = { sessionId: Schema.String, at: Schema.Int }
+
+/** First knowledge of a session. History may begin mid-life: `midLife` says so. */
+export const SessionStarted = Schema.TaggedStruct("SessionStarted", {
+  ...base,
+  source: Source,
+  stripeEventType: Schema.NullOr(Schema.String),
+  midLife: Schema.Boolean,
+  facts: SessionFacts,
+})
+
+/** requires_input → processing: the user submitted. */
+export const SessionSubmitted = Schema.TaggedStruct("SessionSubmitted", base)
+
+/** processing → verified: every check passed. */
+export const SessionVerified = Schema.TaggedStruct("SessionVerified", {
+  ...base,
+  lastVerificationReport: Schema.NullOr(Schema.String),
+})
+
+/** processing → requires_input: a check failed, with Stripe's code and user-facing reason. */
+export const VerificationFailed = Schema.TaggedStruct("VerificationFailed", {
+  ...base,
+  code: Schema.NullOr(ErrorCode),
+  reason: Schema.NullOr(Schema.String),
+  lastVerificationReport: Schema.NullOr(Schema.String),
+})
+
+/** requires_input → canceled. */
+export const SessionCanceled = Schema.TaggedStruct("SessionCanceled", base)
+
+/** One tracked field's change, both sides recorded. */
+export const FieldChange = Schema.Struct({
+  field: Schema.Literals(trackedFields),
+  from: Schema.Unknown,
+  to: Schema.Unknown,
+})
+export type FieldChange = typeof FieldChange.Type
+
+/** Tracked fields changed outside a status transition (Stripe emits no webhook for these). */
+export const SessionUpdated = Schema.TaggedStruct("SessionUpdated", {
+  ...base,
+  changes: Schema.Array(FieldChange),
+})
+
+/** Redaction began (`processing`), or the session joined a redaction job (`validated`). */
+export const RedactionStarted = Schema.TaggedStruct("RedactionStarted", {
+  ...base,
+  redactionStatus: RedactionStatus,
+})
+
+/** Redaction finished: the session's personal data is gone, here as at Stripe. */
+export const SessionRedacted = Schema.TaggedStruct("SessionRedacted", base)
+
+/** An authoritative read contradicted local history; it wins, and both sides are kept. */
+export const SessionResynced = Schema.TaggedStruct("SessionResynced", {
+  ...base,
+  source: Source,
+  local: SessionFacts,
+  remote: SessionFacts,
+})
+
+/** Stripe returned verified outputs. Only the field names are recorded, never values. */
+export const VerifiedOutputsCaptured = Schema.TaggedStruct("VerifiedOutputsCaptured", {
+  ...base,
+  fields: Schema.Array(Schema.String),
+})
+
+/** An observation could not be placed (same-second ambiguity, unknown status): read the API. */
+export const RefreshNeeded = Schema.TaggedStruct("RefreshNeeded", {
+  ...base,
+  reason: Schema.Literals(["ambiguous_same_second", "unknown_status"]),
+  observedStatus: SessionStatus,
+})
+
+/** An authoritative read settled what a `RefreshNeeded` left open. */
+export const RefreshCompleted = Schema.TaggedStruct("RefreshCompleted", { ...base, source: Source })
+
+/** A local intent, recorded before it is sent to Stripe. Stripe's answer is observed later. */
+export const CancelRequested = Schema.TaggedStruct("CancelRequested", base)
+export const RedactionRequested = Schema.TaggedStruct("RedactionRequested", base)
+export const UpdateRequested = Schema.TaggedStruct("UpdateRequested", {
+  ...base,
+  metadata: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
+  options: Schema.optionalKey(Schema.NullOr(SessionOptions)),
+  type: Schema.optionalKey(Schema.Literals(["document", "id_number"])),
+  /** Which provided details the request sets; their values are personal and stay out. */
+  providedDetailsFields: Schema.Array(Schema.Literals(["email", "phone"])),
+})
+
+/** Every event of a session's stream. */
+export const SessionEvent = Schema.Union([
+  SessionStarted,
+  SessionSubmitted,
+  SessionVerified,
+  VerificationFailed,
+  SessionCanceled,
+  SessionUpdated,
+  RedactionStarted,
+  SessionRedacted,
+  SessionResynced,
+  VerifiedOutputsCaptured,
+  RefreshNeeded,
+  RefreshCompleted,
+  CancelRequested,
+  RedactionRequested,
+  UpdateRequested,
+])
+export type SessionEvent = typeof SessionEvent.Type
+export type SessionEventType = SessionEvent["_tag"]
+
+/** Events that record a status transition, in lifecycle order. */
+export const transitionEventTypes = [
+  "SessionStarted",
+  "SessionSubmitted",
+  "SessionVerified",
+  "VerificationFailed",
+  "SessionCanceled",
+  "SessionResynced",
+] as const satisfies ReadonlyArray<SessionEventType>
