@@ -1,0 +1,332 @@
+/**
+ * The decider, specified row by row from design.md §3 ("How decide treats an observation") and
+ * the action rules of the fact sheet §2.3: given events, when a command, then events or an error.
+ */
+import { describe, expect, it } from "vitest"
+import { factsOf, lifecycleDiagram, pathBetween } from "../src/index.ts"
+import { apiRead, given, SESSION_ID, session, started, webhook } from "./support/sessions.ts"
+
+const created = session()
+const processing = session({ status: "processing", client_secret: null, url: null })
+const verified = session({
+  status: "verified",
+  client_secret: null,
+  url: null,
+  last_verification_report: "vr_1",
+})
+const failed = session({
+  last_error: { code: "document_expired", reason: "The document is expired." },
+  last_verification_report: "vr_1",
+})
+const canceled = session({ status: "canceled", client_secret: null, url: null })
+
+describe("observations (design.md §3)", () => {
+  it("first knowledge of a session starts it at the observed status, and says it was created", () => {
+    given([])
+      .when(webhook(created, 100, "evt_1"))
+      .then([
+        {
+          _tag: "SessionStarted",
+          sessionId: SESSION_ID,
+          at: 100,
+          source: "webhook",
+          stripeEventType: null,
+          midLife: false,
+          facts: factsOf(created),
+        },
+      ])
+  })
+
+  it("first knowledge mid-life starts the history at that status and marks it as discovered mid-life", () => {
+    const { events, state } = given([]).when(apiRead(verified, 500)).thenTags(["SessionStarted"])
+    expect(events[0]).toMatchObject({ midLife: true, source: "api" })
+    expect(state.facts?.status).toBe("verified")
+  })
+
+  it("the same status with nothing tracked changed emits nothing (a duplicate vanishes)", () => {
+    given(started(created, 100)).when(webhook(created, 100)).then([])
+    given(started(created, 100)).when(webhook(created, 150)).then([])
+  })
+
+  it("a newer observation of a directly reachable status emits that transition", () => {
+    given(started(created, 100))
+      .when(webhook(processing, 101))
+      .then([{ _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 101 }])
+  })
+
+  it("a newer observation reachable only through missed steps emits every step of the legal path", () => {
+    given(started(created, 100))
+      .when(webhook(verified, 120))
+      .then([
+        { _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 120 },
+        { _tag: "SessionVerified", sessionId: SESSION_ID, at: 120, lastVerificationReport: "vr_1" },
+      ])
+  })
+
+  it("a failed check returns the session to requires_input with Stripe's code and reason", () => {
+    const history = [
+      ...started(created, 100),
+      { _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 101 } as const,
+    ]
+    given(history)
+      .when(webhook(failed, 102))
+      .then([
+        {
+          _tag: "VerificationFailed",
+          sessionId: SESSION_ID,
+          at: 102,
+          code: "document_expired",
+          reason: "The document is expired.",
+          lastVerificationReport: "vr_1",
+        },
+      ])
+  })
+
+  it("a terminal session ignores a webhook showing an earlier status, however new its timestamp", () => {
+    given(started(verified, 100)).when(webhook(processing, 200)).then([])
+    given(started(canceled, 100)).when(webhook(created, 200)).then([])
+  })
+
+  it("requires_input ⇄ processing in the same second as the last change is ambiguous: no transition, needs refresh", () => {
+    const state = given(started(created, 100))
+      .when(webhook(processing, 100))
+      .then([
+        {
+          _tag: "RefreshNeeded",
+          sessionId: SESSION_ID,
+          at: 100,
+          reason: "ambiguous_same_second",
+          observedStatus: "processing",
+        },
+      ])
+    expect(state.needsRefresh).toBe(true)
+    expect(state.facts?.status).toBe("requires_input")
+  })
+
+  it("an ambiguity already flagged is not flagged again", () => {
+    const { events } = given(started(created, 100)).when(webhook(processing, 100)).thenTags(["RefreshNeeded"])
+    given([...started(created, 100), ...events])
+      .when(webhook(processing, 100))
+      .then([])
+  })
+
+  it("a same-second move to a terminal status is not ambiguous: it can only come later", () => {
+    given(started(processing, 100)).when(webhook(verified, 100)).thenTags(["SessionVerified"])
+  })
+
+  it("an observation older than the last change is stale: no events", () => {
+    const history = [
+      ...started(created, 100),
+      { _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 110 } as const,
+    ]
+    given(history).when(webhook(created, 105)).then([])
+    given(history).when(apiRead(created, 105)).then([])
+  })
+
+  it("an authoritative read that contradicts local history wins, recording both sides", () => {
+    const remote = session({ status: "requires_input", metadata: { plan: "b" } })
+    given(started(verified, 100))
+      .when(apiRead(remote, 200))
+      .then([
+        {
+          _tag: "SessionResynced",
+          sessionId: SESSION_ID,
+          at: 200,
+          source: "api",
+          local: factsOf(verified),
+          remote: factsOf(remote),
+        },
+      ])
+  })
+
+  it("an authoritative read reachable by a legal path records the transitions, not a resync", () => {
+    given(started(created, 100))
+      .when(apiRead(verified, 100))
+      .thenTags(["SessionSubmitted", "SessionVerified"])
+  })
+
+  it("an authoritative read settles an ambiguity and clears needs-refresh", () => {
+    const { events } = given(started(created, 100)).when(webhook(processing, 100)).thenTags(["RefreshNeeded"])
+    const { state } = given([...started(created, 100), ...events])
+      .when(apiRead(processing, 101))
+      .thenTags(["SessionSubmitted", "RefreshCompleted"])
+    expect(state.needsRefresh).toBe(false)
+    expect(state.facts?.status).toBe("processing")
+  })
+
+  it("tracked fields that differ in a newer snapshot are recorded as an update with both sides", () => {
+    const changed = session({ metadata: { order: "42" }, type: "id_number" })
+    given(started(created, 100))
+      .when(webhook(changed, 101))
+      .then([
+        {
+          _tag: "SessionUpdated",
+          sessionId: SESSION_ID,
+          at: 101,
+          changes: [
+            { field: "type", from: "document", to: "id_number" },
+            { field: "metadata", from: {}, to: { order: "42" } },
+          ],
+        },
+      ])
+  })
+
+  it("tracked fields that differ in a same-second webhook are ambiguous, not applied", () => {
+    given(started(created, 100))
+      .when(webhook(session({ metadata: { order: "42" } }), 100))
+      .thenTags(["RefreshNeeded"])
+  })
+
+  it("redaction moves forward with events: started, then redacted", () => {
+    const redacting = session({ ...verified, redaction: { status: "processing" } })
+    const { state } = given(started(verified, 100))
+      .when(apiRead(redacting, 200))
+      .thenTags(["RedactionStarted"])
+    expect(state.facts?.redactionStatus).toBe("processing")
+    const redacted = session({ ...verified, redaction: { status: "redacted" } })
+    given(started(verified, 100))
+      .when(webhook(redacted, 300))
+      .thenTags(["RedactionStarted", "SessionRedacted"])
+  })
+
+  it("redaction never goes back, not even for an authoritative read", () => {
+    const redacted = session({ ...verified, redaction: { status: "redacted" } })
+    given(started(redacted, 100)).when(apiRead(verified, 200)).then([])
+  })
+
+  it("redacting a requires_input session shows as canceled with redaction processing", () => {
+    const redactedInput = session({ ...canceled, redaction: { status: "processing" } })
+    given(started(created, 100))
+      .when(webhook(redactedInput, 101))
+      .thenTags(["SessionCanceled", "RedactionStarted"])
+  })
+
+  it("after redaction, only the erasure of metadata is recorded; an old payload cannot bring it back", () => {
+    const withMeta = session({ ...verified, metadata: { name: "Jane" } })
+    const redacted = session({ ...verified, metadata: {}, redaction: { status: "redacted" } })
+    const { events } = given(started(withMeta, 100))
+      .when(apiRead(redacted, 200))
+      .thenTags(["RedactionStarted", "SessionRedacted", "SessionUpdated"])
+    given([...started(withMeta, 100), ...events])
+      .when(apiRead(withMeta, 300))
+      .then([])
+  })
+
+  it("an unknown status from a webhook asks for an authoritative read", () => {
+    given(started(created, 100))
+      .when(webhook(session({ status: "awaiting_review" }), 101))
+      .thenTags(["RefreshNeeded"])
+  })
+
+  it("an unknown status from an authoritative read is kept, as a resync", () => {
+    const { state } = given(started(created, 100))
+      .when(apiRead(session({ status: "awaiting_review" }), 101))
+      .thenTags(["SessionResynced"])
+    expect(state.facts?.status).toBe("awaiting_review")
+  })
+
+  it("verified outputs are recorded as field names, never values", () => {
+    const withOutputs = session({
+      ...verified,
+      verified_outputs: {
+        address: null,
+        email: null,
+        first_name: "Jenny",
+        last_name: "Rosen",
+        id_number_type: null,
+        phone: null,
+        dob: { day: 1, month: 2, year: 1990 },
+      },
+    })
+    const { events } = given(started(verified, 100))
+      .when(apiRead(withOutputs, 101))
+      .thenTags(["VerifiedOutputsCaptured"])
+    expect(events[0]).toMatchObject({ fields: ["dob", "first_name", "last_name"] })
+    expect(JSON.stringify(events)).not.toMatch(/Jenny|Rosen|1990/)
+  })
+
+  it("an observation of another session is refused: it belongs to another stream", () => {
+    given(started(created, 100))
+      .when(webhook(session({ id: "vs_other" }), 101))
+      .thenFails("SessionMismatch")
+  })
+})
+
+describe("action rules (fact sheet §2.3)", () => {
+  const at = (snapshot = created) => given(started(snapshot, 100))
+  const cancel = { _tag: "RequestCancel", sessionId: SESSION_ID, requestedAt: 150 } as const
+  const redact = { _tag: "RequestRedact", sessionId: SESSION_ID, requestedAt: 150 } as const
+  const update = {
+    _tag: "RequestUpdate",
+    sessionId: SESSION_ID,
+    requestedAt: 150,
+    metadata: { order: "7" },
+    provided_details: { email: "jenny@example.com" },
+  } as const
+
+  it("cancel is allowed from requires_input and recorded as a request", () => {
+    at()
+      .when(cancel)
+      .then([{ _tag: "CancelRequested", sessionId: SESSION_ID, at: 150 }])
+  })
+  it.each([processing, verified, canceled])("cancel is refused from $status", (snapshot) => {
+    const error = at(snapshot).when(cancel).thenFails("TransitionNotAllowed")
+    expect(error).toMatchObject({ status: snapshot.status, action: "cancel" })
+    expect(error.message).toContain(snapshot.status)
+  })
+
+  it.each([created, verified])("redact is allowed from $status", (snapshot) => {
+    at(snapshot).when(redact).thenTags(["RedactionRequested"])
+  })
+  it.each([processing, canceled])("redact is refused from $status", (snapshot) => {
+    at(snapshot).when(redact).thenFails("TransitionNotAllowed")
+  })
+  it("redact is refused once the session is redacted", () => {
+    at(session({ ...verified, redaction: { status: "processing" } }))
+      .when(redact)
+      .thenFails("TransitionNotAllowed")
+  })
+
+  it("update is allowed from requires_input; provided details are recorded by name only", () => {
+    const { events } = at().when(update).thenTags(["UpdateRequested"])
+    expect(events[0]).toMatchObject({ metadata: { order: "7" }, providedDetailsFields: ["email"] })
+    expect(JSON.stringify(events)).not.toContain("jenny@example.com")
+  })
+  it.each([processing, verified, canceled])("update is refused from $status", (snapshot) => {
+    at(snapshot).when(update).thenFails("TransitionNotAllowed")
+  })
+  it("update with broken metadata is refused with the parameter named", () => {
+    const error = at()
+      .when({ ...update, metadata: { "a[b]": "x" } })
+      .thenFails("InvalidRequest")
+    expect(error).toMatchObject({ param: "metadata[a[b]]" })
+    at()
+      .when({ ...update, metadata: { k: "x".repeat(501) } })
+      .thenFails("InvalidRequest")
+    at()
+      .when({ ...update, type: "verification_flow" })
+      .thenFails("InvalidRequest")
+  })
+
+  it("a request for a session never observed is refused as not found", () => {
+    given([]).when(cancel).thenFails("SessionNotFound")
+    given([]).when(update).thenFails("SessionNotFound")
+  })
+})
+
+describe("the lifecycle table", () => {
+  it("finds the shortest legal path, and none out of a terminal status", () => {
+    expect(pathBetween("requires_input", "verified")).toEqual(["processing", "verified"])
+    expect(pathBetween("processing", "canceled")).toEqual(["requires_input", "canceled"])
+    expect(pathBetween("verified", "processing")).toBeUndefined()
+    expect(pathBetween("canceled", "requires_input")).toBeUndefined()
+    expect(pathBetween("processing", "processing")).toEqual([])
+  })
+
+  it("renders as a diagram with every transition", () => {
+    const diagram = lifecycleDiagram()
+    expect(diagram).toContain("requires_input --> processing: submit")
+    expect(diagram).toContain("processing --> requires_input: check_failed")
+    expect(diagram).toContain("requires_input --> canceled: redact")
+  })
+})
