@@ -24,7 +24,7 @@ describe("observations (design.md §3)", () => {
   it("first knowledge of a session starts it at the observed status, and says it was created", () => {
     given([])
       .when(webhook(created, 100, "evt_1"))
-      .then([
+      .thenEvents([
         {
           _tag: "SessionStarted",
           sessionId: SESSION_ID,
@@ -44,20 +44,20 @@ describe("observations (design.md §3)", () => {
   })
 
   it("the same status with nothing tracked changed emits nothing (a duplicate vanishes)", () => {
-    given(started(created, 100)).when(webhook(created, 100)).then([])
-    given(started(created, 100)).when(webhook(created, 150)).then([])
+    given(started(created, 100)).when(webhook(created, 100)).thenEvents([])
+    given(started(created, 100)).when(webhook(created, 150)).thenEvents([])
   })
 
   it("a newer observation of a directly reachable status emits that transition", () => {
     given(started(created, 100))
       .when(webhook(processing, 101))
-      .then([{ _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 101 }])
+      .thenEvents([{ _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 101 }])
   })
 
   it("a newer observation reachable only through missed steps emits every step of the legal path", () => {
     given(started(created, 100))
       .when(webhook(verified, 120))
-      .then([
+      .thenEvents([
         { _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 120 },
         { _tag: "SessionVerified", sessionId: SESSION_ID, at: 120, lastVerificationReport: "vr_1" },
       ])
@@ -70,7 +70,7 @@ describe("observations (design.md §3)", () => {
     ]
     given(history)
       .when(webhook(failed, 102))
-      .then([
+      .thenEvents([
         {
           _tag: "VerificationFailed",
           sessionId: SESSION_ID,
@@ -83,14 +83,14 @@ describe("observations (design.md §3)", () => {
   })
 
   it("a terminal session ignores a webhook showing an earlier status, however new its timestamp", () => {
-    given(started(verified, 100)).when(webhook(processing, 200)).then([])
-    given(started(canceled, 100)).when(webhook(created, 200)).then([])
+    given(started(verified, 100)).when(webhook(processing, 200)).thenEvents([])
+    given(started(canceled, 100)).when(webhook(created, 200)).thenEvents([])
   })
 
   it("requires_input ⇄ processing in the same second as the last change is ambiguous: no transition, needs refresh", () => {
     const state = given(started(created, 100))
       .when(webhook(processing, 100))
-      .then([
+      .thenEvents([
         {
           _tag: "RefreshNeeded",
           sessionId: SESSION_ID,
@@ -107,7 +107,7 @@ describe("observations (design.md §3)", () => {
     const { events } = given(started(created, 100)).when(webhook(processing, 100)).thenTags(["RefreshNeeded"])
     given([...started(created, 100), ...events])
       .when(webhook(processing, 100))
-      .then([])
+      .thenEvents([])
   })
 
   it("a same-second move to a terminal status is not ambiguous: it can only come later", () => {
@@ -119,15 +119,15 @@ describe("observations (design.md §3)", () => {
       ...started(created, 100),
       { _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 110 } as const,
     ]
-    given(history).when(webhook(created, 105)).then([])
-    given(history).when(apiRead(created, 105)).then([])
+    given(history).when(webhook(created, 105)).thenEvents([])
+    given(history).when(apiRead(created, 105)).thenEvents([])
   })
 
   it("an authoritative read that contradicts local history wins, recording both sides", () => {
     const remote = session({ status: "requires_input", metadata: { plan: "b" } })
     given(started(verified, 100))
       .when(apiRead(remote, 200))
-      .then([
+      .thenEvents([
         {
           _tag: "SessionResynced",
           sessionId: SESSION_ID,
@@ -158,7 +158,7 @@ describe("observations (design.md §3)", () => {
     const changed = session({ metadata: { order: "42" }, type: "id_number" })
     given(started(created, 100))
       .when(webhook(changed, 101))
-      .then([
+      .thenEvents([
         {
           _tag: "SessionUpdated",
           sessionId: SESSION_ID,
@@ -191,7 +191,7 @@ describe("observations (design.md §3)", () => {
 
   it("redaction never goes back, not even for an authoritative read", () => {
     const redacted = session({ ...verified, redaction: { status: "redacted" } })
-    given(started(redacted, 100)).when(apiRead(verified, 200)).then([])
+    given(started(redacted, 100)).when(apiRead(verified, 200)).thenEvents([])
   })
 
   it("redacting a requires_input session shows as canceled with redaction processing", () => {
@@ -209,7 +209,7 @@ describe("observations (design.md §3)", () => {
       .thenTags(["RedactionStarted", "SessionRedacted", "SessionUpdated"])
     given([...started(withMeta, 100), ...events])
       .when(apiRead(withMeta, 300))
-      .then([])
+      .thenEvents([])
   })
 
   it("an unknown status from a webhook asks for an authoritative read", () => {
@@ -267,7 +267,7 @@ describe("action rules (fact sheet §2.3)", () => {
   it("cancel is allowed from requires_input and recorded as a request", () => {
     at()
       .when(cancel)
-      .then([{ _tag: "CancelRequested", sessionId: SESSION_ID, at: 150 }])
+      .thenEvents([{ _tag: "CancelRequested", sessionId: SESSION_ID, at: 150 }])
   })
   it.each([processing, verified, canceled])("cancel is refused from $status", (snapshot) => {
     const error = at(snapshot).when(cancel).thenFails("TransitionNotAllowed")

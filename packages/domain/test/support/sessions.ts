@@ -58,7 +58,7 @@ export const given = (events: ReadonlyArray<SessionEvent>) => {
     when: (command: SessionCommand) => {
       const decision = decide(command, state)
       return {
-        then: (expected: ReadonlyArray<SessionEvent>) => {
+        thenEvents: (expected: ReadonlyArray<SessionEvent>) => {
           if (Result.isFailure(decision)) throw new Error(`expected events, got ${decision.failure._tag}`)
           expect(decision.success).toEqual(expected)
           return fold(decision.success, state)
