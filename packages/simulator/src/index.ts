@@ -11,7 +11,7 @@
 import type { AddressInfo } from "node:net"
 import { makeControl, type SimulatorControl } from "./control.ts"
 import { type ApiFaults, FaultInjector, RateLimiter } from "./faults.ts"
-import { createSimulatorServer } from "./server.ts"
+import { createSimulatorServer, type ObservedResponse } from "./server.ts"
 import { Simulator, type SimulatorCoreOptions } from "./simulator.ts"
 import type { RetryPolicy, WebhookFaults } from "./webhooks.ts"
 
@@ -19,6 +19,7 @@ export type { SimulatorControl, SimulatorStats } from "./control.ts"
 export { ApiError } from "./errors.ts"
 export type { ApiFaults } from "./faults.ts"
 export { parseForm, stringifyForm } from "./form.ts"
+export type { ObservedResponse } from "./server.ts"
 export type { EventType, Status, VerifiedOutputs } from "./sessions.ts"
 export { EVENT_TYPES, LAST_ERROR_REASONS, STATUSES } from "./sessions.ts"
 export type { ApiAction, ForbiddenActionOptions, SimulatorCoreOptions } from "./simulator.ts"
@@ -45,6 +46,8 @@ export interface SimulatorOptions extends SimulatorCoreOptions {
   readonly apiFaults?: Partial<ApiFaults>
   readonly webhookFaults?: Partial<WebhookFaults>
   readonly webhookRetry?: Partial<RetryPolicy>
+  /** Called with every response the server sends (logging, schema checks in tests). */
+  readonly onResponse?: (response: ObservedResponse) => void
   /** Webhook endpoints to register at start. */
   readonly webhookEndpoints?: ReadonlyArray<{ url: string; secret?: string; enabled_events?: string[] }>
 }
@@ -82,6 +85,7 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<St
     limiter,
     apiKeys: options.apiKeys,
     controlToken: options.controlToken,
+    onResponse: options.onResponse,
   })
   const host = options.host ?? "127.0.0.1"
   await new Promise<void>((resolve, reject) => {

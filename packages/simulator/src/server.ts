@@ -32,6 +32,17 @@ export interface ServerDeps {
   readonly apiKeys?: ReadonlyArray<string> | undefined
   /** When set, control routes require `Authorization: Bearer <controlToken>`. */
   readonly controlToken?: string | undefined
+  readonly onResponse?: ((response: ObservedResponse) => void) | undefined
+}
+
+/** One response as the server sent it, for {@link ServerDeps.onResponse}. */
+export interface ObservedResponse {
+  readonly method: string
+  readonly path: string
+  readonly status: number
+  readonly body: string
+  /** True for `/_sim/` control routes, false for Stripe's routes. */
+  readonly control: boolean
 }
 
 const TEST_KEY = /^(sk|rk)_test_[A-Za-z0-9_]+$/
@@ -86,6 +97,14 @@ export const createSimulatorServer = (deps: ServerDeps): Server => {
     body: string,
     headers: Record<string, string> = {},
   ): void => {
+    const req = res.req
+    deps.onResponse?.({
+      method: req.method ?? "GET",
+      path: req.url ?? "/",
+      status,
+      body,
+      control: (req.url ?? "").startsWith("/_sim/"),
+    })
     res.writeHead(status, {
       "content-type": "application/json",
       "content-length": Buffer.byteLength(body),
