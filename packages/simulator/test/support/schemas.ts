@@ -1,0 +1,140 @@
+/**
+ * Validates simulator responses against Stripe's own JSON schemas (`shared/stripe/`, beside the
+ * repository root), with Ajv.
+ *
+ * The schemas are OpenAPI 3.0 flavoured, so they are adapted before compiling:
+ * - `nullable: true` becomes `anyOf: [<schema>, {type: "null"}]` (Ajv's own `nullable` needs a
+ *   sibling `type`, which Stripe's `anyOf` expandables lack);
+ * - every object schema that lists `properties` and says nothing about extra ones is closed
+ *   (`additionalProperties: false`), so a field Stripe does not have is caught, not ignored;
+ * - the error schema's deliberately unresolved `$ref`s (payment_intent, payment_method,
+ *   setup_intent, payment_source) become `false`: the simulator must never send those fields;
+ * - an event's `data.object` is open in the event schema, so it is checked separately against
+ *   `identity.verification_session`.
+ */
+import { existsSync, readFileSync } from "node:fs"
+import path from "node:path"
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv"
+import addFormatsModule from "ajv-formats"
+
+/** The repository root: the nearest directory above this file holding `pnpm-workspace.yaml`. */
+export const repoRoot: string = (() => {
+  for (let dir = import.meta.dirname; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "pnpm-workspace.yaml"))) return dir
+    if (path.dirname(dir) === dir) throw new Error(`no pnpm-workspace.yaml above ${import.meta.dirname}`)
+  }
+})()
+
+/** `shared/stripe/`, beside the repository root. */
+export const stripeDir: string = path.resolve(repoRoot, "../shared/stripe")
+
+const readShared = (file: string): { components: { schemas: Record<string, unknown> } } => {
+  const full = path.join(stripeDir, file)
+  if (!existsSync(full))
+    throw new Error(
+      `missing ${full}: the simulator's schema tests read Stripe's schemas from shared/stripe/, which must sit beside the repository root (${repoRoot}).`,
+    )
+  return JSON.parse(readFileSync(full, "utf8"))
+}
+
+type Json = unknown
+
+const adapt = (node: Json): Json => {
+  if (Array.isArray(node)) return node.map(adapt)
+  if (node === null || typeof node !== "object") return node
+  const out: Record<string, Json> = {}
+  for (const [k, v] of Object.entries(node)) {
+    if (k.startsWith("x-") || k === "description") continue
+    out[k] = k === "properties" ? Object.fromEntries(Object.entries(v as object).map(([p, s]) => [p, adapt(s)])) : adapt(v)
+  }
+  if (out.type === "object" && out.properties !== undefined && out.additionalProperties === undefined)
+    out.additionalProperties = false
+  if (out.nullable === true) {
+    delete out.nullable
+    return { anyOf: [out, { type: "null" }] }
+  }
+  delete out.nullable
+  return out
+}
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
+
+const ajv = new Ajv({ strict: false, allErrors: true })
+addFormats(ajv)
+ajv.addFormat("unix-time", { type: "number", validate: (n: number) => Number.isInteger(n) })
+
+const schemas: Record<string, Json> = {
+  ...readShared("verification_session.schema.json").components.schemas,
+  ...readShared("stripe_event_and_error.schema.json").components.schemas,
+}
+const adapted = Object.fromEntries(Object.entries(schemas).map(([k, v]) => [k, adapt(v)]))
+for (const missing of ["payment_intent", "payment_method", "setup_intent", "payment_source"]) adapted[missing] = false
+ajv.addSchema({ $id: "stripe", components: { schemas: adapted } })
+
+const compile = (name: string): ValidateFunction => {
+  const v = ajv.getSchema(`stripe#/components/schemas/${name}`)
+  if (!v) throw new Error(`schema ${name} not found`)
+  return v
+}
+
+const validators = {
+  session: compile("identity.verification_session"),
+  event: compile("event"),
+  error: compile("error"),
+}
+
+/** Stripe's list envelope (inlined in the spec's path responses, not a component). */
+const listEnvelope = ajv.compile({
+  type: "object",
+  required: ["object", "data", "has_more", "url"],
+  additionalProperties: false,
+  properties: {
+    object: { enum: ["list"] },
+    data: { type: "array" },
+    has_more: { type: "boolean" },
+    url: { type: "string", pattern: "^/v1/(identity/verification_sessions|events)" },
+  },
+})
+
+const explain = (errors: ErrorObject[] | null | undefined): string =>
+  (errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message} ${JSON.stringify(e.params)}`).join("; ")
+
+/** Problems found in one body; empty when it conforms. */
+export const schemaProblems = (kind: "session" | "event" | "error" | "list", body: unknown): string[] => {
+  const problems: string[] = []
+  const check = (v: ValidateFunction, value: unknown, what: string) => {
+    if (!v(value)) problems.push(`${what}: ${explain(v.errors)}`)
+  }
+  if (kind === "list") {
+    check(listEnvelope, body, "list")
+    const data = (body as { data?: unknown[]; url?: string }).data ?? []
+    const itemKind = (body as { url?: string }).url === "/v1/events" ? "event" : "session"
+    data.forEach((item, i) => {
+      problems.push(...schemaProblems(itemKind, item).map((p) => `data[${i}] ${p}`))
+    })
+    return problems
+  }
+  if (kind === "event") {
+    check(validators.event, body, "event")
+    const e = body as { type?: string; data?: { object?: unknown; previous_attributes?: unknown } }
+    if (!String(e.type).startsWith("identity.verification_session.")) problems.push(`event: unexpected type ${e.type}`)
+    check(validators.session, e.data?.object, "event data.object")
+    return problems
+  }
+  check(validators[kind], body, kind)
+  return problems
+}
+
+/** Throws when `body` does not conform to Stripe's schema for `kind`. */
+export const expectConforms = (kind: "session" | "event" | "error" | "list", body: unknown): void => {
+  const problems = schemaProblems(kind, body)
+  if (problems.length > 0) throw new Error(`${kind} does not match Stripe's schema:\n${problems.join("\n")}\n${JSON.stringify(body)}`)
+}
+
+/** Classifies a Stripe-route response body by its shape. */
+export const kindOf = (body: { object?: string; error?: unknown }): "session" | "event" | "error" | "list" => {
+  if (body.error !== undefined) return "error"
+  if (body.object === "list") return "list"
+  if (body.object === "event") return "event"
+  return "session"
+}
