@@ -1,0 +1,23 @@
+/**
+ * What every store operation needs: the kysely handle and the schema's table names.
+ *
+ * @since 0.1.0
+ */
+import { type Kysely, type RawBuilder, sql } from "kysely"
+import type { Connection } from "./database.ts"
+
+/** An open connection bound to one Postgres schema. */
+export interface StoreContext {
+  readonly connection: Connection
+  readonly db: Kysely<unknown>
+  readonly schema: string
+  /** A table, view or function of the store's schema, quoted. */
+  readonly ref: (name: string) => RawBuilder<unknown>
+}
+
+export const makeContext = (connection: Connection, schema: string): StoreContext => ({
+  connection,
+  db: connection.db,
+  schema,
+  ref: (name) => sql.raw(`"${schema}"."${name}"`),
+})

@@ -1,0 +1,81 @@
+/**
+ * Where the store runs: a `pg` Pool on `DATABASE_URL`, or, without one, PGlite (Postgres compiled
+ * to WASM, in memory or in a data directory) served on 127.0.0.1 through
+ * `@electric-sql/pglite-socket`, so the very same `pg` + kysely code path runs against both.
+ *
+ * @since 0.1.0
+ */
+import { PGlite } from "@electric-sql/pglite"
+import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
+import { Kysely, PostgresDialect } from "kysely"
+import pg from "pg"
+
+/** Where to connect. */
+export interface ConnectionOptions {
+  /** A Postgres URL. Without one, an embedded PGlite is started. */
+  readonly databaseUrl?: string | undefined
+  /** PGlite only: a data directory to persist to; in memory when absent. */
+  readonly dataDir?: string | undefined
+  /** Real Postgres only: the pool's size (default 10). PGlite is one session: always 1. */
+  readonly poolSize?: number | undefined
+  /** How long to wait for a connection before the database counts as down (default 5 s). */
+  readonly connectTimeoutMs?: number | undefined
+}
+
+/** An open connection: kysely over a `pg` Pool, and how to close everything. */
+export interface Connection {
+  readonly db: Kysely<unknown>
+  readonly pool: pg.Pool
+  readonly kind: "postgres" | "pglite"
+  /** The URL the pool connects to (the embedded server's, for PGlite). */
+  readonly url: string
+  readonly close: () => Promise<void>
+}
+
+const makePool = (url: string, max: number, connectTimeoutMs: number, idleTimeoutMillis: number): pg.Pool => {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    connectionTimeoutMillis: connectTimeoutMs,
+    idleTimeoutMillis,
+  })
+  // An idle client losing its server must not crash the process; the next query reports it.
+  pool.on("error", () => {})
+  return pool
+}
+
+/** Opens a pool on `databaseUrl`, or starts an embedded PGlite and opens a one-connection pool on it. */
+export const connect = async (options: ConnectionOptions): Promise<Connection> => {
+  const timeout = options.connectTimeoutMs ?? 5000
+  if (options.databaseUrl !== undefined && options.databaseUrl !== "") {
+    const pool = makePool(options.databaseUrl, options.poolSize ?? 10, timeout, 10_000)
+    const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
+    return {
+      db,
+      pool,
+      kind: "postgres",
+      url: options.databaseUrl,
+      close: () => db.destroy(),
+    }
+  }
+  const pglite = options.dataDir === undefined ? new PGlite() : new PGlite(options.dataDir)
+  await pglite.waitReady
+  // Port 0: the OS picks a free port, so several stores (and test files) never collide.
+  const server = new PGLiteSocketServer({ db: pglite, host: "127.0.0.1", port: 0, maxConnections: 4 })
+  await server.start()
+  const url = `postgres://postgres@${server.getServerConn()}/postgres`
+  // PGlite is a single session: one connection, never dropped for idleness.
+  const pool = makePool(url, 1, timeout, 0)
+  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
+  return {
+    db,
+    pool,
+    kind: "pglite",
+    url,
+    close: async () => {
+      await db.destroy()
+      await server.stop()
+      await pglite.close()
+    },
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * The event store as an Effect service: `EventStore`, with layers for a `DATABASE_URL`, an
+ * embedded PGlite, or whichever the environment says.
+ *
+ * Opening a store connects, migrates (unless told not to) and checks the transaction ids: a log
+ * restored into a new cluster by a logical dump carries transaction ids the server has not
+ * reached yet, and readers would skip events written after the restore, so the store refuses to
+ * start (`TransactionIdsAhead`).
+ *
+ * @since 0.1.0
+ */
+import type { SessionCommand, SessionEvent, SessionState, StripeEvent } from "@idtrail/domain"
+import { Config, Context, Effect, Layer, Option, type Scope, type Stream } from "effect"
+import { type Kysely, sql } from "kysely"
+import { type AppendOptions, type AppendResult, appendToStream, loadState } from "./append.ts"
+import { type Audit, audit } from "./audit.ts"
+import { makeContext, type StoreContext } from "./context.ts"
+import { type ConnectionOptions, connect } from "./database.ts"
+import {
+  type AppendInputError,
+  type CorruptEvent,
+  type DatabaseError,
+  InvalidArgument,
+  type InvalidStreamId,
+  TransactionIdsAhead,
+} from "./errors.ts"
+import { checkStreamId } from "./guards.ts"
+import { type HandleError, type HandleOptions, type HandleResult, handle, observe } from "./handle.ts"
+import type { CommandContext } from "./metadata.ts"
+import { defaultSchema, isValidSchemaName, migrate } from "./migrations.ts"
+import {
+  type Projection,
+  type ProjectionOptions,
+  type ProjectionProgress,
+  catchUp,
+  checkpointOf,
+  rebuildProjection,
+  rebuildSessions,
+  subscribe,
+} from "./projections.ts"
+import { type Checkpoint, type ReadAllOptions, type ReadAllPage, type RecordedEvent, readAll, readStream } from "./read.ts"
+import { query } from "./sql-errors.ts"
+
+/** How to open a store. */
+export interface StoreOptions extends ConnectionOptions {
+  /** The Postgres schema holding the store's tables (default `idtrail`). */
+  readonly schema?: string | undefined
+  /** Run the migrations when opening (default `true`). */
+  readonly migrate?: boolean | undefined
+}
+
+/** The store's operations. Every one is an Effect; bad input fails before anything is written. */
+export interface EventStoreService {
+  /** The Postgres schema in use. */
+  readonly schema: string
+  /** `postgres` on a `DATABASE_URL`, `pglite` when embedded. */
+  readonly kind: "postgres" | "pglite"
+  /** The URL the store's pool connects to (for PGlite, its embedded server's). */
+  readonly url: string
+  /** The kysely handle, for read models that keep their own tables. */
+  readonly db: Kysely<unknown>
+  /** Brings the schema up to date (idempotent, safe from several processes). */
+  readonly migrate: () => Effect.Effect<void, DatabaseError>
+  /** Appends a batch in one round trip; see {@link AppendResult}. */
+  readonly appendToStream: (
+    streamId: string,
+    events: ReadonlyArray<SessionEvent>,
+    options: AppendOptions,
+  ) => Effect.Effect<AppendResult, AppendInputError | CorruptEvent | DatabaseError>
+  /** Decides a command on the stream's state and appends the outcome, retrying lost races. */
+  readonly handle: (
+    streamId: string,
+    command: SessionCommand,
+    context: CommandContext,
+    options?: HandleOptions,
+  ) => Effect.Effect<HandleResult, HandleError>
+  /** Handles a decoded Stripe webhook event on its session's stream. */
+  readonly observe: (
+    event: StripeEvent,
+    context: CommandContext,
+    options?: HandleOptions,
+  ) => Effect.Effect<HandleResult, HandleError>
+  /** The session's current state (the inline projection's row, or the stream folded). */
+  readonly state: (streamId: string) => Effect.Effect<SessionState, AppendInputError | CorruptEvent | DatabaseError>
+  /** A stream's events in version order. */
+  readonly readStream: (
+    streamId: string,
+    options?: { readonly fromVersion?: number },
+  ) => Effect.Effect<ReadonlyArray<RecordedEvent>, InvalidStreamId | InvalidArgument | CorruptEvent | DatabaseError>
+  /** The next page of the global order; never skips a late commit. */
+  readonly readAll: (options: ReadAllOptions) => Effect.Effect<ReadAllPage, InvalidArgument | CorruptEvent | DatabaseError>
+  /** An endless stream of batches applied to an asynchronous projection. */
+  readonly subscribe: (
+    projection: Projection,
+    options?: ProjectionOptions,
+  ) => Stream.Stream<ProjectionProgress, CorruptEvent | DatabaseError>
+  /** Applies batches to a projection until it has caught up; returns the number of events applied. */
+  readonly catchUp: (projection: Projection, options?: ProjectionOptions) => Effect.Effect<number, CorruptEvent | DatabaseError>
+  /** A projection's saved checkpoint. */
+  readonly checkpoint: (name: string) => Effect.Effect<Checkpoint | null, DatabaseError>
+  /**
+   * Truncate + replay: an asynchronous projection, or `"verification_sessions"` (the inline
+   * projection). Returns the number of events (or sessions) replayed.
+   */
+  readonly rebuild: (
+    projection: Projection | "verification_sessions",
+    options?: ProjectionOptions,
+  ) => Effect.Effect<number, CorruptEvent | DatabaseError>
+  /** The audit queries. */
+  readonly audit: Audit
+}
+
+/** Refuses to start when the log holds transaction ids the server has not reached (a restore into a new cluster). */
+export const checkTransactionIds = (ctx: StoreContext): Effect.Effect<void, TransactionIdsAhead | DatabaseError> =>
+  Effect.gen(function* () {
+    const result = yield* query("checkTransactionIds", () =>
+      sql<{ stored_max: string | null; server_next: string }>`select
+          (select transaction_id from ${ctx.ref("events")} order by transaction_id desc limit 1)::text as stored_max,
+          pg_snapshot_xmax(pg_current_snapshot())::text as server_next`.execute(ctx.db),
+    )
+    const row = result.rows[0]!
+    if (row.stored_max !== null && BigInt(row.stored_max) >= BigInt(row.server_next)) {
+      return yield* new TransactionIdsAhead({
+        storedMax: row.stored_max,
+        serverNext: row.server_next,
+        message:
+          `the event log in schema ${ctx.schema} holds transaction id ${row.stored_max}, but the server is only at ` +
+          `${row.server_next}: it was restored into another cluster, and readers would skip new events. ` +
+          "Re-append the log into a fresh schema (or advance the cluster's transaction ids) before starting.",
+      })
+    }
+  })
+
+/** Opens a store in the current scope: connect, migrate, check. Closed when the scope closes. */
+export const makeEventStore = (
+  options: StoreOptions = {},
+): Effect.Effect<EventStoreService, InvalidArgument | TransactionIdsAhead | DatabaseError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const schema = options.schema ?? defaultSchema
+    if (!isValidSchemaName(schema)) {
+      return yield* new InvalidArgument({
+        argument: "schema",
+        message: `schema ${JSON.stringify(schema)} must be lower-case letters, digits and _, at most 63 characters`,
+      })
+    }
+    const connection = yield* Effect.acquireRelease(
+      query("connect", () => connect(options)),
+      (c) => Effect.promise(() => c.close()),
+    )
+    const ctx = makeContext(connection, schema)
+    const runMigrations = () => query("migrate", () => migrate(ctx.db, schema))
+    if (options.migrate !== false) yield* runMigrations()
+    yield* checkTransactionIds(ctx)
+    const service: EventStoreService = {
+      schema,
+      kind: connection.kind,
+      url: connection.url,
+      db: connection.db,
+      migrate: runMigrations,
+      appendToStream: appendToStream(ctx),
+      handle: handle(ctx),
+      observe: observe(ctx),
+      state: (streamId) => Effect.flatMap(Effect.fromResult(checkStreamId(streamId)), loadState(ctx)),
+      readStream: readStream(ctx),
+      readAll: readAll(ctx),
+      subscribe: subscribe(ctx),
+      catchUp: catchUp(ctx),
+      checkpoint: checkpointOf(ctx),
+      rebuild: (projection, opts) =>
+        projection === "verification_sessions"
+          ? rebuildSessions(ctx)(opts?.batchSize === undefined ? {} : { batchSize: opts.batchSize })
+          : rebuildProjection(ctx)(projection, opts),
+      audit: audit(ctx),
+    }
+    return service
+  })
+
+/** The store as a service. */
+export class EventStore extends Context.Service<EventStore, EventStoreService>()("@idtrail/store/EventStore") {
+  /** A store opened with explicit options. */
+  static readonly layer = (options: StoreOptions = {}) => Layer.effect(EventStore, makeEventStore(options))
+
+  /** A store on a real Postgres. */
+  static readonly layerPostgres = (databaseUrl: string, options: Omit<StoreOptions, "databaseUrl"> = {}) =>
+    EventStore.layer({ ...options, databaseUrl })
+
+  /** A store on an embedded PGlite (in memory, or in `dataDir`). */
+  static readonly layerPglite = (options: Omit<StoreOptions, "databaseUrl"> = {}) =>
+    EventStore.layer({ ...options, databaseUrl: undefined })
+
+  /** `DATABASE_URL` when set, else an embedded PGlite in memory. */
+  static readonly layerFromEnv = (options: Omit<StoreOptions, "databaseUrl"> = {}) =>
+    Layer.unwrap(
+      Effect.map(Config.option(Config.String("DATABASE_URL")), (url) =>
+        EventStore.layer({ ...options, databaseUrl: Option.getOrUndefined(url) }),
+      ).pipe(Effect.orDie),
+    )
+}

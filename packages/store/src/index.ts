@@ -1,0 +1,28 @@
+/**
+ * `@idtrail/store`: the Postgres event store for Stripe Identity VerificationSessions. Appends in
+ * one round trip, a global order that never skips a late commit, the inline session projection,
+ * asynchronous projections, audit queries, and an embedded PGlite when there is no database.
+ *
+ * @since 0.1.0
+ */
+export type { Appended, AppendOptions, AppendResult, Duplicate, VersionConflict } from "./append.ts"
+export type {
+  Audit,
+  FailureCount,
+  HistoryEntry,
+  RedactionEntry,
+  StatusCount,
+  TimeToVerified,
+  TimeWindow,
+  TransitionCount,
+} from "./audit.ts"
+export type { ConnectionOptions } from "./database.ts"
+export * from "./errors.ts"
+export { EventStore, type EventStoreService, makeEventStore, type StoreOptions } from "./event-store.ts"
+export { checkStreamId, findForbidden, forbiddenKeys, maxEventBytes, maxStreamIdLength } from "./guards.ts"
+export type { AlreadyRecorded, EventsAppended, HandleError, HandleOptions, HandleResult, NothingToDo } from "./handle.ts"
+export { Actor, type CommandContext, EventMetadata, EventSource } from "./metadata.ts"
+export { defaultSchema, isValidSchemaName } from "./migrations.ts"
+export type { Projection, ProjectionOptions, ProjectionProgress } from "./projections.ts"
+export { openStore, type PromiseStore } from "./promise.ts"
+export type { Checkpoint, ReadAllOptions, ReadAllPage, RecordedEvent } from "./read.ts"

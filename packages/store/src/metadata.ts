@@ -1,0 +1,44 @@
+/**
+ * What every stored event carries besides its data: where it came from and who caused it. This
+ * is what auditors ask first ("who or what caused this change?").
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/** Who caused a change: a service, a person, or a reconciler run. */
+export const Actor = Schema.Struct({
+  kind: Schema.Literals(["service", "user", "reconciler"]),
+  /** The service's name, the user's id, or the reconciler run's id. */
+  id: Schema.String.check(Schema.isMinLength(1)),
+})
+export type Actor = typeof Actor.Type
+
+/**
+ * Where what we learned came from: the domain's observation sources, or `local` for a local
+ * intent (`RequestCancel`, `RequestRedact`, `RequestUpdate`).
+ */
+export const EventSource = Schema.Literals(["webhook", "api", "reconciler", "local"])
+export type EventSource = typeof EventSource.Type
+
+/** The metadata stored with every event of an append. */
+export const EventMetadata = Schema.Struct({
+  source: EventSource,
+  stripeEventId: Schema.NullOr(Schema.String),
+  stripeEventType: Schema.NullOr(Schema.String),
+  /** Stripe time (unix seconds) the observation or request describes. */
+  observedAt: Schema.NullOr(Schema.Int),
+  /** The id of what caused this append: a Stripe event, a command, a reconciler step. */
+  causationId: Schema.NullOr(Schema.String),
+  /** The id shared by everything one request or run caused. */
+  correlationId: Schema.NullOr(Schema.String),
+  actor: Actor,
+})
+export type EventMetadata = typeof EventMetadata.Type
+
+/** What the caller of `handle` says about the command; the rest comes from the command itself. */
+export interface CommandContext {
+  readonly actor: Actor
+  readonly causationId?: string | null
+  readonly correlationId?: string | null
+}

@@ -1,0 +1,306 @@
+/**
+ * The store's SQL schema, as kysely migrations in a configurable Postgres schema (default
+ * `idtrail`). `migrate` is idempotent and safe to run from several processes at once: it holds a
+ * session advisory lock named after the schema while kysely's Migrator runs.
+ *
+ * @since 0.1.0
+ */
+import { type Kysely, sql } from "kysely"
+import { type Migration, Migrator } from "kysely/migration"
+
+/** The Postgres schema the store uses unless told otherwise. */
+export const defaultSchema = "idtrail"
+
+const schemaPattern = /^[a-z_][a-z0-9_]{0,62}$/
+
+/** `true` for a schema name the store accepts: lower-case letters, digits and `_`, at most 63 characters. */
+export const isValidSchemaName = (name: string): boolean => schemaPattern.test(name)
+
+/** The SQL of every migration, in order, for the schema `s` (already validated). */
+export const migrationSql = (s: string): ReadonlyArray<readonly [name: string, sql: string]> => [
+  [
+    "0001_event_store",
+    `
+create table ${s}.events (
+  position bigint generated always as identity,
+  stream_id text not null,
+  stream_version bigint not null,
+  type text not null,
+  data jsonb not null,
+  metadata jsonb not null,
+  stripe_event_id text,
+  transaction_id xid8 not null default pg_current_xact_id(),
+  recorded_at timestamptz not null default now(),
+  primary key (stream_id, stream_version)
+);
+comment on table ${s}.events is 'The append-only event log of VerificationSessions. Read in global order by (transaction_id, position), only below pg_snapshot_xmin(pg_current_snapshot()).';
+-- Readers' global order; also serves max(transaction_id) for the start-up check.
+create index events_global_order on ${s}.events (transaction_id, position);
+create unique index events_stripe_event_id on ${s}.events (stripe_event_id) where stripe_event_id is not null;
+
+create table ${s}.streams (
+  stream_id text primary key,
+  version bigint not null check (version > 0)
+);
+
+create table ${s}.verification_sessions (
+  session_id text primary key,
+  status text,
+  redaction_status text,
+  last_error_code text,
+  type text,
+  livemode boolean,
+  created timestamptz,
+  metadata jsonb not null default '{}',
+  version bigint not null,
+  needs_refresh boolean not null default false,
+  last_change_at timestamptz,
+  state jsonb not null,
+  updated_at timestamptz not null default now()
+);
+-- What the reconciler sweeps: sessions still open at Stripe, or that need an authoritative read.
+create index verification_sessions_open on ${s}.verification_sessions (session_id)
+  where status not in ('verified', 'canceled') or needs_refresh;
+
+create table ${s}.projection_checkpoints (
+  name text primary key,
+  transaction_id xid8 not null,
+  position bigint not null,
+  updated_at timestamptz not null default now()
+);
+
+create function ${s}.refuse_event_changes() returns trigger language plpgsql as $$
+begin
+  raise exception 'the event log %.events is append-only: % is refused', tg_table_schema, tg_op
+    using errcode = 'IT001', hint = 'Record a new event instead (SessionUpdated, SessionResynced, ...).';
+end
+$$;
+create trigger events_refuse_update_delete before update or delete on ${s}.events
+  for each row execute function ${s}.refuse_event_changes();
+create trigger events_refuse_truncate before truncate on ${s}.events
+  for each statement execute function ${s}.refuse_event_changes();
+
+-- The inline projection's row for one session, from the SessionState the client folded.
+create function ${s}.project_session(p_session_id text, p_version bigint, p_state jsonb) returns void
+language sql as $$
+  insert into ${s}.verification_sessions as v (
+    session_id, status, redaction_status, last_error_code, type, livemode, created, metadata,
+    version, needs_refresh, last_change_at, state, updated_at)
+  values (
+    p_session_id,
+    p_state->'facts'->>'status',
+    p_state->'facts'->>'redactionStatus',
+    p_state->'facts'->'lastError'->>'code',
+    p_state->'facts'->>'type',
+    (p_state->'facts'->>'livemode')::boolean,
+    to_timestamp((p_state->'facts'->>'created')::bigint),
+    coalesce(p_state->'facts'->'metadata', '{}'),
+    p_version,
+    coalesce((p_state->>'needsRefresh')::boolean, false),
+    to_timestamp((p_state->>'lastChangeAt')::bigint),
+    p_state,
+    now())
+  on conflict (session_id) do update set
+    status = excluded.status,
+    redaction_status = excluded.redaction_status,
+    last_error_code = excluded.last_error_code,
+    type = excluded.type,
+    livemode = excluded.livemode,
+    created = excluded.created,
+    metadata = excluded.metadata,
+    version = excluded.version,
+    needs_refresh = excluded.needs_refresh,
+    last_change_at = excluded.last_change_at,
+    state = excluded.state,
+    updated_at = excluded.updated_at
+  -- A replay (rebuild) racing live appends never puts an older state back.
+  where v.version <= excluded.version
+$$;
+
+-- One append, one round trip: (1) drop a duplicate Stripe event, (2) check the expected version
+-- before any sequence value is taken, (3) insert the batch, (4) update the inline projection.
+-- Outcomes are values: 'appended' (version = the new version), 'duplicate', 'conflict'
+-- (version = the actual version).
+create function ${s}.append_to_stream(
+  p_stream_id text,
+  p_expected_version bigint,
+  p_stripe_event_id text,
+  p_events jsonb,
+  p_metadata jsonb,
+  p_state jsonb
+) returns table (outcome text, version bigint, positions bigint[])
+language plpgsql as $$
+declare
+  v_count int := jsonb_array_length(p_events);
+  v_actual bigint;
+  v_positions bigint[];
+begin
+  if p_stripe_event_id is not null
+     and exists (select 1 from ${s}.events e where e.stripe_event_id = p_stripe_event_id) then
+    return query select 'duplicate'::text, null::bigint, null::bigint[];
+    return;
+  end if;
+
+  -- The stream row is the lock: a concurrent writer waits here, then sees the new version.
+  if p_expected_version = 0 then
+    insert into ${s}.streams as st (stream_id, version) values (p_stream_id, v_count)
+      on conflict (stream_id) do nothing;
+  else
+    update ${s}.streams as st set version = st.version + v_count
+      where st.stream_id = p_stream_id and st.version = p_expected_version;
+  end if;
+  if not found then
+    select st.version into v_actual from ${s}.streams st where st.stream_id = p_stream_id;
+    return query select 'conflict'::text, coalesce(v_actual, 0), null::bigint[];
+    return;
+  end if;
+
+  with inserted as (
+    insert into ${s}.events (stream_id, stream_version, type, data, metadata, stripe_event_id)
+    select p_stream_id, p_expected_version + e.ord, e.value->>'_tag', e.value, p_metadata,
+           case when e.ord = 1 then p_stripe_event_id end
+      from jsonb_array_elements(p_events) with ordinality as e(value, ord)
+     order by e.ord
+    returning position
+  )
+  select array_agg(i.position order by i.position) into v_positions from inserted i;
+
+  if p_state is not null then
+    perform ${s}.project_session(p_stream_id, p_expected_version + v_count, p_state);
+  end if;
+  return query select 'appended'::text, p_expected_version + v_count, v_positions;
+end
+$$;
+`,
+  ],
+  ["0002_audit_views", auditViewsSql(s)],
+]
+
+/**
+ * SQL views for analysts. Times are Stripe's (`at`, unix seconds) shown as timestamptz; every
+ * row keeps the event's position so results can be traced back to the log.
+ */
+const auditViewsSql = (s: string): string => `
+-- A session's history with who and what caused each change.
+create view ${s}.session_history as
+select e.stream_id as session_id,
+       e.stream_version as version,
+       e.position,
+       e.type,
+       to_timestamp((e.data->>'at')::bigint) as at,
+       e.recorded_at,
+       e.metadata->>'source' as source,
+       e.metadata->>'stripeEventId' as stripe_event_id,
+       e.metadata->>'stripeEventType' as stripe_event_type,
+       to_timestamp((e.metadata->>'observedAt')::bigint) as observed_at,
+       e.metadata->>'causationId' as causation_id,
+       e.metadata->>'correlationId' as correlation_id,
+       e.metadata->'actor'->>'kind' as actor_kind,
+       e.metadata->'actor'->>'id' as actor_id,
+       e.data,
+       e.metadata
+  from ${s}.events e;
+
+-- Every status change: into which status, from which, when (Stripe time) and from what source.
+create view ${s}.session_transitions as
+select t.session_id, t.version, t.position, t.type,
+       lag(t.to_status) over (partition by t.session_id order by t.version) as from_status,
+       t.to_status, t.at, t.recorded_at, t.source, t.actor_kind, t.actor_id
+  from (
+    select e.stream_id as session_id, e.stream_version as version, e.position, e.type,
+           case e.type
+             when 'SessionStarted' then e.data->'facts'->>'status'
+             when 'SessionSubmitted' then 'processing'
+             when 'SessionVerified' then 'verified'
+             when 'VerificationFailed' then 'requires_input'
+             when 'SessionCanceled' then 'canceled'
+             when 'SessionResynced' then e.data->'remote'->>'status'
+           end as to_status,
+           to_timestamp((e.data->>'at')::bigint) as at,
+           e.recorded_at,
+           e.metadata->>'source' as source,
+           e.metadata->'actor'->>'kind' as actor_kind,
+           e.metadata->'actor'->>'id' as actor_id
+      from ${s}.events e
+     where e.type in ('SessionStarted', 'SessionSubmitted', 'SessionVerified', 'VerificationFailed',
+                      'SessionCanceled', 'SessionResynced')
+  ) t;
+
+-- Which status a session was in, and from when until when (Stripe time): "state at a time".
+create view ${s}.session_status_intervals as
+select t.session_id, t.to_status as status, t.at as valid_from,
+       lead(t.at) over (partition by t.session_id order by t.version) as valid_until,
+       t.recorded_at as recorded_from,
+       lead(t.recorded_at) over (partition by t.session_id order by t.version) as recorded_until,
+       t.version
+  from ${s}.session_transitions t
+ where t.from_status is distinct from t.to_status;
+
+-- Current number of sessions per status (the inline projection).
+create view ${s}.session_counts_by_status as
+select v.status, count(*)::bigint as sessions
+  from ${s}.verification_sessions v
+ group by v.status;
+
+-- Every failed check with Stripe's code and reason.
+create view ${s}.session_failures as
+select e.stream_id as session_id, e.position, e.data->>'code' as code, e.data->>'reason' as reason,
+       to_timestamp((e.data->>'at')::bigint) as at, e.recorded_at
+  from ${s}.events e
+ where e.type = 'VerificationFailed';
+
+-- Time from a session's creation (at Stripe) to its first verified status.
+create view ${s}.session_verification_times as
+select v.session_id, v.created, f.verified_at,
+       extract(epoch from f.verified_at - v.created)::double precision as seconds
+  from ${s}.verification_sessions v
+  join (select t.session_id, min(t.at) as verified_at
+          from ${s}.session_transitions t
+         where t.to_status = 'verified'
+         group by t.session_id) f on f.session_id = v.session_id;
+
+-- Sessions redacted, being redacted at Stripe, or whose redaction was requested here.
+create view ${s}.session_redactions as
+select v.session_id, v.status, v.redaction_status,
+       case when v.redaction_status = 'redacted' then 'redacted'
+            when v.redaction_status is not null then 'pending'
+            else 'requested' end as redaction,
+       r.requested_at, v.last_change_at
+  from ${s}.verification_sessions v
+  left join (select e.stream_id, max(to_timestamp((e.data->>'at')::bigint)) as requested_at
+               from ${s}.events e where e.type = 'RedactionRequested'
+              group by e.stream_id) r on r.stream_id = v.session_id
+ where v.redaction_status is not null or r.stream_id is not null;
+`
+
+/** kysely migrations for the schema `schema` (validated by the caller). */
+export const migrationsFor = (schema: string): Record<string, Migration> => {
+  const s = `"${schema}"`
+  const out: Record<string, Migration> = {}
+  for (const [name, text] of migrationSql(s)) {
+    out[name] = { up: async (db: Kysely<unknown>) => void (await sql.raw(text).execute(db)) }
+  }
+  return out
+}
+
+/**
+ * Brings the schema up to date. Idempotent; concurrent callers queue on a session advisory lock
+ * keyed by the schema name, then find nothing left to do.
+ */
+export const migrate = async (db: Kysely<unknown>, schema: string): Promise<void> => {
+  await db.connection().execute(async (conn) => {
+    await sql`select pg_advisory_lock(hashtext(${`idtrail.migrate.${schema}`}))`.execute(conn)
+    try {
+      await sql.raw(`create schema if not exists "${schema}"`).execute(conn)
+      const migrator = new Migrator({
+        db: conn,
+        provider: { getMigrations: async () => migrationsFor(schema) },
+        migrationTableSchema: schema,
+      })
+      const result = await migrator.migrateToLatest()
+      if (result.error !== undefined) throw result.error
+    } finally {
+      await sql`select pg_advisory_unlock(hashtext(${`idtrail.migrate.${schema}`}))`.execute(conn)
+    }
+  })
+}

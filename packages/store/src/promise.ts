@@ -1,0 +1,96 @@
+/**
+ * A small Promise facade for teams that do not use Effect: the same operations, resolving to
+ * the same values, rejecting with the same tagged errors (check `error._tag`).
+ *
+ * @since 0.1.0
+ */
+import type { SessionCommand, SessionEvent, SessionState, StripeEvent } from "@idtrail/domain"
+import { Cause, Effect, Exit, Scope } from "effect"
+import type { AppendOptions, AppendResult } from "./append.ts"
+import type { FailureCount, HistoryEntry, RedactionEntry, StatusCount, TimeToVerified, TimeWindow, TransitionCount } from "./audit.ts"
+import { type EventStoreService, makeEventStore, type StoreOptions } from "./event-store.ts"
+import type { HandleOptions, HandleResult } from "./handle.ts"
+import type { CommandContext } from "./metadata.ts"
+import type { Projection, ProjectionOptions } from "./projections.ts"
+import type { Checkpoint, ReadAllOptions, ReadAllPage, RecordedEvent } from "./read.ts"
+
+/** The store, with Promises. */
+export interface PromiseStore {
+  readonly schema: string
+  readonly kind: "postgres" | "pglite"
+  readonly url: string
+  /** The Effect service underneath, for code that moves to Effect later. */
+  readonly service: EventStoreService
+  appendToStream(streamId: string, events: ReadonlyArray<SessionEvent>, options: AppendOptions): Promise<AppendResult>
+  handle(streamId: string, command: SessionCommand, context: CommandContext, options?: HandleOptions): Promise<HandleResult>
+  observe(event: StripeEvent, context: CommandContext, options?: HandleOptions): Promise<HandleResult>
+  state(streamId: string): Promise<SessionState>
+  readStream(streamId: string, options?: { readonly fromVersion?: number }): Promise<ReadonlyArray<RecordedEvent>>
+  readAll(options: ReadAllOptions): Promise<ReadAllPage>
+  catchUp(projection: Projection, options?: ProjectionOptions): Promise<number>
+  checkpoint(name: string): Promise<Checkpoint | null>
+  rebuild(projection: Projection | "verification_sessions", options?: ProjectionOptions): Promise<number>
+  readonly audit: {
+    history(sessionId: string): Promise<ReadonlyArray<HistoryEntry>>
+    stateAt(sessionId: string, at: Date, options?: { readonly clock?: "recorded" | "stripe" }): Promise<SessionState>
+    transitions(window: TimeWindow): Promise<ReadonlyArray<TransitionCount>>
+    countsByStatus(): Promise<ReadonlyArray<StatusCount>>
+    failureReasons(window: TimeWindow): Promise<ReadonlyArray<FailureCount>>
+    timeToVerified(window: TimeWindow): Promise<TimeToVerified>
+    redactions(): Promise<ReadonlyArray<RedactionEntry>>
+  }
+  /** Closes the pool (and the embedded PGlite). */
+  close(): Promise<void>
+}
+
+/** Runs an Effect, rejecting with its typed error itself rather than a wrapper. */
+const run = async <A, E>(effect: Effect.Effect<A, E>): Promise<A> => {
+  const exit = await Effect.runPromiseExit(effect)
+  if (Exit.isSuccess(exit)) return exit.value
+  throw Cause.squash(exit.cause)
+}
+
+/**
+ * Opens a store: `DATABASE_URL` (or `databaseUrl`) → Postgres, otherwise an embedded PGlite.
+ *
+ * ```ts
+ * const store = await openStore({ databaseUrl: process.env.DATABASE_URL })
+ * await store.handle(sessionId, command, { actor: { kind: "service", id: "webhooks" } })
+ * await store.close()
+ * ```
+ */
+export const openStore = async (options: StoreOptions = {}): Promise<PromiseStore> => {
+  const scope = await Effect.runPromise(Scope.make())
+  let s: EventStoreService
+  try {
+    s = await run(Scope.provide(makeEventStore(options), scope))
+  } catch (error) {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    throw error
+  }
+  return {
+    schema: s.schema,
+    kind: s.kind,
+    url: s.url,
+    service: s,
+    appendToStream: (streamId, events, opts) => run(s.appendToStream(streamId, events, opts)),
+    handle: (streamId, command, context, opts) => run(s.handle(streamId, command, context, opts)),
+    observe: (event, context, opts) => run(s.observe(event, context, opts)),
+    state: (streamId) => run(s.state(streamId)),
+    readStream: (streamId, opts) => run(s.readStream(streamId, opts)),
+    readAll: (opts) => run(s.readAll(opts)),
+    catchUp: (projection, opts) => run(s.catchUp(projection, opts)),
+    checkpoint: (name) => run(s.checkpoint(name)),
+    rebuild: (projection, opts) => run(s.rebuild(projection, opts)),
+    audit: {
+      history: (id) => run(s.audit.history(id)),
+      stateAt: (id, at, opts) => run(s.audit.stateAt(id, at, opts)),
+      transitions: (w) => run(s.audit.transitions(w)),
+      countsByStatus: () => run(s.audit.countsByStatus()),
+      failureReasons: (w) => run(s.audit.failureReasons(w)),
+      timeToVerified: (w) => run(s.audit.timeToVerified(w)),
+      redactions: () => run(s.audit.redactions()),
+    },
+    close: () => Effect.runPromise(Scope.close(scope, Exit.void)),
+  }
+}
