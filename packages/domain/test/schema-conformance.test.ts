@@ -17,22 +17,10 @@ import {
   sessionEventPrefix,
   VerificationSession,
 } from "../src/index.ts"
+import { opaqueInTheDomain } from "./support/domain-departures.ts"
 import { jsonSchemaArbitraries, type Sample } from "./support/json-schema-arbitrary.ts"
 import { expectSameJson } from "./support/same-json.ts"
 import { eventSchemas, sessionFixture, sessionSchemas } from "./support/stripe-schema-files.ts"
-
-/**
- * Sub-schemas of an expanded `last_verification_report` that the domain keeps as opaque JSON
- * (personal data it never interprets): anything inside them must come back untouched.
- */
-const opaqueInTheDomain = [
-  "gelato_document_report",
-  "gelato_email_report",
-  "gelato_id_number_report",
-  "gelato_phone_report",
-  "gelato_selfie_report",
-  "gelato_verification_report_options",
-]
 
 const sessionDoc = sessionSchemas()
 const asStripeSendsIt = { unknownEnumValues: true, extraFields: true, opaqueRefs: opaqueInTheDomain }
