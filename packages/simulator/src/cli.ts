@@ -88,7 +88,9 @@ const main = async (): Promise<void> => {
     }
   }
   const stats = sim.control.stats()
-  process.stdout.write(`Stripe Identity simulator: ${stats.sessions} sessions, ${stats.liveEvents} live events\n`)
+  process.stdout.write(
+    `Stripe Identity simulator: ${stats.sessions} sessions, ${stats.liveEvents} live events\n`,
+  )
   process.stdout.write(`${sim.url}\n`)
   const stop = () => {
     void sim.close().then(() => process.exit(0))

@@ -2,7 +2,7 @@
  * The Events API: an event for every status change (and none for updates), the list filters,
  * retrieve, and Stripe's 30-day retention measured by the simulator clock.
  */
-import Stripe from "stripe"
+import type Stripe from "stripe"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Harness, startHarness } from "./support/harness.ts"
 import { expectConforms } from "./support/schemas.ts"
@@ -77,8 +77,12 @@ describe("events", () => {
 
   it("snapshots the session as it was when the event happened", async () => {
     const events = (await stripe.events.list({ limit: 100 })).data.filter((e) => sessionOf(e) === a.id)
-    const byType = (t: string) => events.find((e) => e.type === t)!.data.object as Stripe.Identity.VerificationSession
-    expect(byType("identity.verification_session.created")).toMatchObject({ status: "requires_input", metadata: { who: "a" } })
+    const byType = (t: string) =>
+      events.find((e) => e.type === t)!.data.object as Stripe.Identity.VerificationSession
+    expect(byType("identity.verification_session.created")).toMatchObject({
+      status: "requires_input",
+      metadata: { who: "a" },
+    })
     expect(byType("identity.verification_session.requires_input")).toMatchObject({
       status: "requires_input",
       last_error: { code: "document_expired" },
@@ -89,7 +93,8 @@ describe("events", () => {
   })
 
   it("marks automatic (end-user and check) events with a null request id", async () => {
-    const processing = (await stripe.events.list({ type: "identity.verification_session.processing" })).data[0]!
+    const processing = (await stripe.events.list({ type: "identity.verification_session.processing" }))
+      .data[0]!
     expect(processing.request).toEqual({ id: null, idempotency_key: null })
   })
 
@@ -104,7 +109,8 @@ describe("events", () => {
   })
 
   it("filters by type with * wildcards", async () => {
-    const types = async (type: string) => (await stripe.events.list({ type, limit: 100 })).data.map((e) => e.type)
+    const types = async (type: string) =>
+      (await stripe.events.list({ type, limit: 100 })).data.map((e) => e.type)
     expect(await types("identity.verification_session.processing")).toEqual([
       "identity.verification_session.processing",
       "identity.verification_session.processing",
@@ -129,7 +135,9 @@ describe("events", () => {
     ])
     const wildcard = await stripe.events.list({ types: ["identity.*"] })
     expect(wildcard.data).toEqual([])
-    const e = await failure(stripe.events.list({ type: "identity.*", types: ["identity.verification_session.created"] }))
+    const e = await failure(
+      stripe.events.list({ type: "identity.*", types: ["identity.verification_session.created"] }),
+    )
     expect(e.statusCode).toBe(400)
     expect(e.code).toBe("parameters_exclusive")
   })
@@ -156,13 +164,20 @@ describe("events", () => {
     const oldest = all.at(-1)!
     const caughtUp: string[] = []
     for await (const e of stripe.events.list({ ending_before: oldest.id, limit: 2 })) caughtUp.push(e.id)
-    expect(caughtUp).toEqual(all.slice(0, -1).map((e) => e.id).reverse())
+    expect(caughtUp).toEqual(
+      all
+        .slice(0, -1)
+        .map((e) => e.id)
+        .reverse(),
+    )
   })
 
   it("redacts the metadata in a redacted session's event snapshots", async () => {
     await stripe.identity.verificationSessions.redact(a.id)
     const events = (await stripe.events.list({ limit: 100 })).data.filter((e) => sessionOf(e) === a.id)
-    expect(events.every((e) => JSON.stringify((e.data.object as { metadata: object }).metadata) === "{}")).toBe(true)
+    expect(
+      events.every((e) => JSON.stringify((e.data.object as { metadata: object }).metadata) === "{}"),
+    ).toBe(true)
   })
 
   it("forgets events older than 30 days by the simulator clock", async () => {

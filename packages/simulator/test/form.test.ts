@@ -42,7 +42,11 @@ describe("parseForm", () => {
 
   it("round-trips through stringifyForm", () => {
     const value = { a: "1", b: { c: ["x", "y"] }, d: { e: "é & =" } }
-    expect(parseForm(stringifyForm(value))).toEqual({ a: "1", b: { c: { "0": "x", "1": "y" } }, d: { e: "é & =" } })
+    expect(parseForm(stringifyForm(value))).toEqual({
+      a: "1",
+      b: { c: { "0": "x", "1": "y" } },
+      d: { e: "é & =" },
+    })
   })
 
   it.each([

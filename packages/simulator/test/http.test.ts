@@ -56,7 +56,9 @@ describe("authentication", () => {
   it("accepts only the configured keys when apiKeys is given", async () => {
     const strict = await startHarness({ apiKeys: ["sk_test_only_this"] })
     try {
-      await expect(strict.client("sk_test_only_this").identity.verificationSessions.list()).resolves.toBeDefined()
+      await expect(
+        strict.client("sk_test_only_this").identity.verificationSessions.list(),
+      ).resolves.toBeDefined()
       const e = await failure(strict.client("sk_test_other").identity.verificationSessions.list())
       expect(e.statusCode).toBe(401)
     } finally {
@@ -93,8 +95,14 @@ describe("unknown URLs", () => {
 describe("idempotency keys", () => {
   it("replays the saved response for a repeated key: the same object, no second session", async () => {
     const before = h.sim.control.stats().sessions
-    const a = await h.stripe.identity.verificationSessions.create({ type: "document" }, { idempotencyKey: "create-1" })
-    const b = await h.stripe.identity.verificationSessions.create({ type: "document" }, { idempotencyKey: "create-1" })
+    const a = await h.stripe.identity.verificationSessions.create(
+      { type: "document" },
+      { idempotencyKey: "create-1" },
+    )
+    const b = await h.stripe.identity.verificationSessions.create(
+      { type: "document" },
+      { idempotencyKey: "create-1" },
+    )
     expect(b.id).toBe(a.id)
     expect(b.lastResponse.headers["idempotent-replayed"]).toBe("true")
     expect(h.sim.control.stats().sessions).toBe(before + 1)
@@ -103,8 +111,12 @@ describe("idempotency keys", () => {
   it("replays a saved error too (the request had started executing)", async () => {
     const s = await h.stripe.identity.verificationSessions.create({ type: "document" })
     h.sim.control.submit(s.id)
-    const first = await failure(h.stripe.identity.verificationSessions.cancel(s.id, {}, { idempotencyKey: "cancel-1" }))
-    const second = await failure(h.stripe.identity.verificationSessions.cancel(s.id, {}, { idempotencyKey: "cancel-1" }))
+    const first = await failure(
+      h.stripe.identity.verificationSessions.cancel(s.id, {}, { idempotencyKey: "cancel-1" }),
+    )
+    const second = await failure(
+      h.stripe.identity.verificationSessions.cancel(s.id, {}, { idempotencyKey: "cancel-1" }),
+    )
     expect(first.statusCode).toBe(400)
     expect(second.statusCode).toBe(400)
     expect(second.message).toBe(first.message)
@@ -122,15 +134,24 @@ describe("idempotency keys", () => {
 
   it("does not save a request that failed validation, so the key can be used again", async () => {
     const bad = await failure(
-      h.stripe.identity.verificationSessions.create({ type: "banana" as "document" }, { idempotencyKey: "create-3" }),
+      h.stripe.identity.verificationSessions.create(
+        { type: "banana" as "document" },
+        { idempotencyKey: "create-3" },
+      ),
     )
     expect(bad.statusCode).toBe(400)
-    const good = await h.stripe.identity.verificationSessions.create({ type: "document" }, { idempotencyKey: "create-3" })
+    const good = await h.stripe.identity.verificationSessions.create(
+      { type: "document" },
+      { idempotencyKey: "create-3" },
+    )
     expect(good.status).toBe("requires_input")
   })
 
   it("keeps keys apart per API key", async () => {
-    const a = await h.stripe.identity.verificationSessions.create({ type: "document" }, { idempotencyKey: "shared" })
+    const a = await h.stripe.identity.verificationSessions.create(
+      { type: "document" },
+      { idempotencyKey: "shared" },
+    )
     const b = await h
       .client("sk_test_someone_else")
       .identity.verificationSessions.create({ type: "document" }, { idempotencyKey: "shared" })
@@ -138,17 +159,27 @@ describe("idempotency keys", () => {
   })
 
   it("expires keys after 24 hours of simulator time", async () => {
-    const a = await h.stripe.identity.verificationSessions.create({ type: "document" }, { idempotencyKey: "old" })
+    const a = await h.stripe.identity.verificationSessions.create(
+      { type: "document" },
+      { idempotencyKey: "old" },
+    )
     h.sim.control.advanceClock(24 * 3600 + 1)
-    const b = await h.stripe.identity.verificationSessions.create({ type: "document" }, { idempotencyKey: "old" })
+    const b = await h.stripe.identity.verificationSessions.create(
+      { type: "document" },
+      { idempotencyKey: "old" },
+    )
     expect(b.id).not.toBe(a.id)
   })
 
   it("records the key on the event the request caused", async () => {
-    const s = await h.stripe.identity.verificationSessions.create({ type: "document" }, { idempotencyKey: "evt-key" })
+    const s = await h.stripe.identity.verificationSessions.create(
+      { type: "document" },
+      { idempotencyKey: "evt-key" },
+    )
     const events = await h.stripe.events.list({ limit: 100 })
     const created = events.data.find(
-      (e) => e.type === "identity.verification_session.created" && (e.data.object as { id: string }).id === s.id,
+      (e) =>
+        e.type === "identity.verification_session.created" && (e.data.object as { id: string }).id === s.id,
     )
     expect(created?.request).toEqual({ id: s.lastResponse.requestId, idempotency_key: "evt-key" })
   })
@@ -161,7 +192,9 @@ describe("rate limits", () => {
       const results = await Promise.allSettled(
         Array.from({ length: 12 }, () => limited.stripe.identity.verificationSessions.list({ limit: 1 })),
       )
-      const refused = results.filter((r) => r.status === "rejected").map((r) => (r as PromiseRejectedResult).reason)
+      const refused = results
+        .filter((r) => r.status === "rejected")
+        .map((r) => (r as PromiseRejectedResult).reason)
       expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(5)
       expect(refused).toHaveLength(7)
       for (const e of refused) {
@@ -171,7 +204,9 @@ describe("rate limits", () => {
         expect(e.raw.type).toBe("invalid_request_error")
       }
       // Another key has its own budget.
-      await expect(limited.client("sk_test_other").identity.verificationSessions.list()).resolves.toBeDefined()
+      await expect(
+        limited.client("sk_test_other").identity.verificationSessions.list(),
+      ).resolves.toBeDefined()
       expect(limited.violations()).toEqual([])
     } finally {
       await limited.close()
@@ -206,7 +241,10 @@ describe("injected API faults", () => {
       // With retries, an injected 500 is not saved under the idempotency key, so a retry creates it.
       const retrying = faulty.client(KEY, { maxNetworkRetries: 10 })
       const before = faulty.sim.control.stats().sessions
-      const s = await retrying.identity.verificationSessions.create({ type: "document" }, { idempotencyKey: "flaky" })
+      const s = await retrying.identity.verificationSessions.create(
+        { type: "document" },
+        { idempotencyKey: "flaky" },
+      )
       expect(s.status).toBe("requires_input")
       expect(faulty.sim.control.stats().sessions).toBe(before + 1)
       expect(faulty.violations()).toEqual([])
@@ -233,7 +271,10 @@ describe("bad input (raw HTTP)", () => {
     ["type=document&metadata=x&metadata[a]=b", "metadata"],
     ["type=document&options[document]=x", "options[document]"],
     ["type=document&options=yes", "options"],
-    ["type=document&options[document][require_live_capture]=maybe", "options[document][require_live_capture]"],
+    [
+      "type=document&options[document][require_live_capture]=maybe",
+      "options[document][require_live_capture]",
+    ],
     ["type=document&options[document][allowed_types]=passport", "options[document][allowed_types]"],
     ["type=document&related_person[account]=acct_1", "related_person[person]"],
     ["type=document&surprise=1", "surprise"],

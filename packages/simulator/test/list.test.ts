@@ -64,7 +64,9 @@ describe("list", () => {
   })
 
   it("autoPagingToArray collects every page", async () => {
-    const all = await stripe.identity.verificationSessions.list({ limit: 7 }).autoPagingToArray({ limit: 1000 })
+    const all = await stripe.identity.verificationSessions
+      .list({ limit: 7 })
+      .autoPagingToArray({ limit: 1000 })
     expect(all.map((s) => s.id)).toEqual(newestFirst())
   })
 
@@ -74,12 +76,16 @@ describe("list", () => {
     expect(ids(page1)).toEqual([created[8]!.id, created[7]!.id, created[6]!.id])
     expect(page1.has_more).toBe(true)
     const newer: string[] = []
-    for await (const s of stripe.identity.verificationSessions.list({ ending_before: pivot, limit: 3 })) newer.push(s.id)
+    for await (const s of stripe.identity.verificationSessions.list({ ending_before: pivot, limit: 3 }))
+      newer.push(s.id)
     expect(newer).toEqual(created.slice(6).map((s) => s.id))
   })
 
   it("starts after a cursor and reports has_more false on the last page", async () => {
-    const list = await stripe.identity.verificationSessions.list({ starting_after: created[3]!.id, limit: 10 })
+    const list = await stripe.identity.verificationSessions.list({
+      starting_after: created[3]!.id,
+      limit: 10,
+    })
     expect(ids(list)).toEqual([created[2]!.id, created[1]!.id, created[0]!.id])
     expect(list.has_more).toBe(false)
   })
@@ -143,7 +149,9 @@ describe("list", () => {
     [{ colour: "red" }, "colour"],
   ])("rejects %j, naming %s", async (params, param) => {
     const e = await failure(
-      stripe.identity.verificationSessions.list(params as unknown as Stripe.Identity.VerificationSessionListParams),
+      stripe.identity.verificationSessions.list(
+        params as unknown as Stripe.Identity.VerificationSessionListParams,
+      ),
     )
     expect(e).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError)
     expect(e.statusCode).toBe(400)
@@ -152,7 +160,10 @@ describe("list", () => {
 
   it("refuses starting_after together with ending_before", async () => {
     const e = await failure(
-      stripe.identity.verificationSessions.list({ starting_after: created[1]!.id, ending_before: created[3]!.id }),
+      stripe.identity.verificationSessions.list({
+        starting_after: created[1]!.id,
+        ending_before: created[3]!.id,
+      }),
     )
     expect(e.statusCode).toBe(400)
     expect(e.code).toBe("parameters_exclusive")
@@ -166,7 +177,10 @@ describe("list", () => {
   })
 
   it("expands verified_outputs on list items with data.verified_outputs", async () => {
-    const list = await stripe.identity.verificationSessions.list({ status: "verified", expand: ["data.verified_outputs"] })
+    const list = await stripe.identity.verificationSessions.list({
+      status: "verified",
+      expand: ["data.verified_outputs"],
+    })
     expect(list.data[0]?.verified_outputs?.first_name).toEqual(expect.any(String))
     const e = await failure(stripe.identity.verificationSessions.list({ expand: ["verified_outputs"] }))
     expect(e.param).toBe("expand[0]")

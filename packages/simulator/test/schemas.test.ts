@@ -47,8 +47,12 @@ describe("the schema checker", () => {
   })
 
   it("checks error bodies, including the code enum", () => {
-    expect(schemaProblems("error", { error: { type: "invalid_request_error", code: "resource_missing" } })).toEqual([])
-    expect(schemaProblems("error", { error: { type: "invalid_request_error", code: "no_such_code" } })).not.toEqual([])
+    expect(
+      schemaProblems("error", { error: { type: "invalid_request_error", code: "resource_missing" } }),
+    ).toEqual([])
+    expect(
+      schemaProblems("error", { error: { type: "invalid_request_error", code: "no_such_code" } }),
+    ).not.toEqual([])
     expect(schemaProblems("error", { error: { type: "oops" } })).not.toEqual([])
   })
 })

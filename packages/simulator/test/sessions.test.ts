@@ -88,7 +88,10 @@ describe("create", () => {
 
   it("rejects an unknown document type inside options", async () => {
     const e = await failure(
-      sessions().create({ type: "document", options: { document: { allowed_types: ["selfie" as "passport"] } } }),
+      sessions().create({
+        type: "document",
+        options: { document: { allowed_types: ["selfie" as "passport"] } },
+      }),
     )
     expect(e.param).toBe("options[document][allowed_types][0]")
   })
@@ -160,7 +163,9 @@ describe("retrieve", () => {
 describe("update", () => {
   it("merges metadata (empty value unsets a key), replaces options and type while requires_input, and emits no event", async () => {
     const s = await sessions().create({ type: "document", metadata: { a: "1", b: "2" } })
-    const before = (await stripe.events.list({ limit: 100 })).data.filter((e) => (e.data.object as { id: string }).id === s.id)
+    const before = (await stripe.events.list({ limit: 100 })).data.filter(
+      (e) => (e.data.object as { id: string }).id === s.id,
+    )
     const u = await sessions().update(s.id, {
       metadata: { b: "", c: "3" },
       options: { document: { allowed_types: ["driving_license"] } },
@@ -173,13 +178,22 @@ describe("update", () => {
     expect(u.options).toEqual({ document: { allowed_types: ["driving_license"] } })
     expect(u.provided_details).toEqual({ phone: "+15555550100" })
     expect(u.type).toBe("id_number")
-    const after = (await stripe.events.list({ limit: 100 })).data.filter((e) => (e.data.object as { id: string }).id === s.id)
+    const after = (await stripe.events.list({ limit: 100 })).data.filter(
+      (e) => (e.data.object as { id: string }).id === s.id,
+    )
     expect(after.map((e) => e.id)).toEqual(before.map((e) => e.id))
   })
 
   it("clears options with an empty string and metadata with an empty string", async () => {
-    const s = await sessions().create({ type: "document", metadata: { a: "1" }, options: { document: { require_live_capture: true } } })
-    const u = await sessions().update(s.id, { metadata: "" as unknown as Stripe.MetadataParam, options: { document: "" } })
+    const s = await sessions().create({
+      type: "document",
+      metadata: { a: "1" },
+      options: { document: { require_live_capture: true } },
+    })
+    const u = await sessions().update(s.id, {
+      metadata: "" as unknown as Stripe.MetadataParam,
+      options: { document: "" },
+    })
     expect(u.metadata).toEqual({})
     expect(u.options).toEqual({})
   })
@@ -187,7 +201,9 @@ describe("update", () => {
   it("refuses parameters that cannot be updated, naming them", async () => {
     const s = await sessions().create({ type: "document" })
     const e = await failure(
-      sessions().update(s.id, { client_reference_id: "x" } as Stripe.Identity.VerificationSessionUpdateParams),
+      sessions().update(s.id, {
+        client_reference_id: "x",
+      } as Stripe.Identity.VerificationSessionUpdateParams),
     )
     expect(e.statusCode).toBe(400)
     expect(e.param).toBe("client_reference_id")
@@ -241,7 +257,11 @@ describe("cancel", () => {
         h.sim.control.pass(id)
       },
     ],
-    ["canceled", (id: string) => h.sim.control.simulator.act(h.sim.control.simulator.findSession(id), { kind: "cancel" })],
+    [
+      "canceled",
+      (id: string) =>
+        h.sim.control.simulator.act(h.sim.control.simulator.findSession(id), { kind: "cancel" }),
+    ],
   ])("is refused from %s with a 400 invalid_request_error", async (status, drive) => {
     const s = await sessions().create({ type: "document" })
     drive(s.id)
@@ -278,7 +298,9 @@ describe("redact", () => {
     })
     h.sim.control.submit(s.id)
     h.sim.control.pass(s.id)
-    const r = await sessions().redact(s.id, { expand: ["verified_outputs", "verified_outputs.dob", "provided_details"] })
+    const r = await sessions().redact(s.id, {
+      expand: ["verified_outputs", "verified_outputs.dob", "provided_details"],
+    })
     expectConforms("session", r)
     expect(r.status).toBe("verified")
     expect(r.redaction).toEqual({ status: "processing" })
@@ -301,7 +323,13 @@ describe("redact", () => {
   it("auto-cancels a requires_input session (emitting canceled now, redacted when finished)", async () => {
     const s = await sessions().create({ type: "document", metadata: { k: "v" } })
     const r = await sessions().redact(s.id)
-    expect(r).toMatchObject({ status: "canceled", redaction: { status: "processing" }, client_secret: null, url: null, metadata: {} })
+    expect(r).toMatchObject({
+      status: "canceled",
+      redaction: { status: "processing" },
+      client_secret: null,
+      url: null,
+      metadata: {},
+    })
     h.sim.control.finishRedaction(s.id)
     const types = (await stripe.events.list({ limit: 100 })).data
       .filter((e) => (e.data.object as { id: string }).id === s.id)

@@ -70,7 +70,11 @@ export const startHarness = async (options: SimulatorOptions = {}): Promise<Harn
       if (init.auth !== null) headers.authorization = `Bearer ${init.auth ?? KEY}`
       if (init.body !== undefined && headers["content-type"] === undefined)
         headers["content-type"] = "application/x-www-form-urlencoded"
-      const res = await fetch(`${sim.url}${path}`, { method, headers, ...(init.body === undefined ? {} : { body: init.body }) })
+      const res = await fetch(`${sim.url}${path}`, {
+        method,
+        headers,
+        ...(init.body === undefined ? {} : { body: init.body }),
+      })
       const text = await res.text()
       return { status: res.status, body: text === "" ? undefined : JSON.parse(text), headers: res.headers }
     },

@@ -45,7 +45,10 @@ const adapt = (node: Json): Json => {
   const out: Record<string, Json> = {}
   for (const [k, v] of Object.entries(node)) {
     if (k.startsWith("x-") || k === "description") continue
-    out[k] = k === "properties" ? Object.fromEntries(Object.entries(v as object).map(([p, s]) => [p, adapt(s)])) : adapt(v)
+    out[k] =
+      k === "properties"
+        ? Object.fromEntries(Object.entries(v as object).map(([p, s]) => [p, adapt(s)]))
+        : adapt(v)
   }
   if (out.type === "object" && out.properties !== undefined && out.additionalProperties === undefined)
     out.additionalProperties = false
@@ -68,7 +71,8 @@ const schemas: Record<string, Json> = {
   ...readShared("stripe_event_and_error.schema.json").components.schemas,
 }
 const adapted = Object.fromEntries(Object.entries(schemas).map(([k, v]) => [k, adapt(v)]))
-for (const missing of ["payment_intent", "payment_method", "setup_intent", "payment_source"]) adapted[missing] = false
+for (const missing of ["payment_intent", "payment_method", "setup_intent", "payment_source"])
+  adapted[missing] = false
 ajv.addSchema({ $id: "stripe", components: { schemas: adapted } })
 
 const compile = (name: string): ValidateFunction => {
@@ -117,7 +121,8 @@ export const schemaProblems = (kind: "session" | "event" | "error" | "list", bod
   if (kind === "event") {
     check(validators.event, body, "event")
     const e = body as { type?: string; data?: { object?: unknown; previous_attributes?: unknown } }
-    if (!String(e.type).startsWith("identity.verification_session.")) problems.push(`event: unexpected type ${e.type}`)
+    if (!String(e.type).startsWith("identity.verification_session."))
+      problems.push(`event: unexpected type ${e.type}`)
     check(validators.session, e.data?.object, "event data.object")
     return problems
   }
@@ -128,11 +133,17 @@ export const schemaProblems = (kind: "session" | "event" | "error" | "list", bod
 /** Throws when `body` does not conform to Stripe's schema for `kind`. */
 export const expectConforms = (kind: "session" | "event" | "error" | "list", body: unknown): void => {
   const problems = schemaProblems(kind, body)
-  if (problems.length > 0) throw new Error(`${kind} does not match Stripe's schema:\n${problems.join("\n")}\n${JSON.stringify(body)}`)
+  if (problems.length > 0)
+    throw new Error(
+      `${kind} does not match Stripe's schema:\n${problems.join("\n")}\n${JSON.stringify(body)}`,
+    )
 }
 
 /** Classifies a Stripe-route response body by its shape. */
-export const kindOf = (body: { object?: string; error?: unknown }): "session" | "event" | "error" | "list" => {
+export const kindOf = (body: {
+  object?: string
+  error?: unknown
+}): "session" | "event" | "error" | "list" => {
   if (body.error !== undefined) return "error"
   if (body.object === "list") return "list"
   if (body.object === "event") return "event"
