@@ -6,6 +6,10 @@ import Stripe from "stripe"
 import { type SimulatorOptions, type StartedSimulator, startSimulator } from "../../src/index.ts"
 import { kindOf, schemaProblems } from "./schemas.ts"
 
+/** A parsed JSON body from raw HTTP; tests read known paths of it. */
+// biome-ignore lint/suspicious/noExplicitAny: raw bodies are probed field by field in assertions.
+export type RawBody = any
+
 /** A running simulator with an SDK client and a schema audit of everything it answered. */
 export interface Harness {
   readonly sim: StartedSimulator
@@ -21,7 +25,7 @@ export interface Harness {
     method: string,
     path: string,
     init?: { body?: string; headers?: Record<string, string>; auth?: string | null },
-  ) => Promise<{ status: number; body: any; headers: Headers }>
+  ) => Promise<{ status: number; body: RawBody; headers: Headers }>
   readonly close: () => Promise<void>
 }
 
