@@ -128,9 +128,16 @@ export const createSimulatorServer = (deps: ServerDeps): Server => {
     }
     const idemKey =
       method === "POST" ? ((req.headers["idempotency-key"] as string | undefined) ?? null) : null
-    const raw = await readBody(req)
     let reserved = false
     try {
+      const raw = await readBody(req)
+      const contentType = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
+      if (raw !== "" && contentType !== "" && contentType !== "application/x-www-form-urlencoded")
+        throw new ApiError(
+          400,
+          "invalid_request_error",
+          `Invalid request: Stripe's v1 API takes application/x-www-form-urlencoded bodies, not ${contentType}.`,
+        )
       if (idemKey !== null && idemKey.length > 255)
         throw new ApiError(400, "invalid_request_error", "Idempotency-Key must be at most 255 characters.")
       const found = resolveRoute(method, url.pathname)

@@ -292,6 +292,16 @@ describe("bad input (raw HTTP)", () => {
     expect(res.headers.get("request-id")).toMatch(/^req_/)
   })
 
+  it("rejects a JSON body: Stripe's v1 API is form-encoded", async () => {
+    const res = await h.raw("POST", "/v1/identity/verification_sessions", {
+      body: JSON.stringify({ type: "document" }),
+      headers: { "content-type": "application/json" },
+    })
+    expect(res.status).toBe(400)
+    expect(res.body.error.type).toBe("invalid_request_error")
+    expect(res.body.error.message).toMatch(/x-www-form-urlencoded/)
+  })
+
   it("rejects a non-integer limit on a GET query", async () => {
     const res = await h.raw("GET", "/v1/identity/verification_sessions?limit=abc")
     expect(res.status).toBe(400)
