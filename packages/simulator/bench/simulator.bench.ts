@@ -75,7 +75,11 @@ const overHttp = async (p: string, reps: number): Promise<number> => {
 }
 
 /** Requests per second with `concurrency` requests in flight, for `total` requests. */
-const throughput = async (paths: (i: number) => string, total: number, concurrency: number): Promise<number> => {
+const throughput = async (
+  paths: (i: number) => string,
+  total: number,
+  concurrency: number,
+): Promise<number> => {
   let next = 0
   const t = performance.now()
   await Promise.all(
@@ -105,7 +109,11 @@ const deepPageHttpMs = await overHttp(`${LIST}?limit=100&starting_after=${deepCu
 const ids = Array.from({ length: 1000 }, (_, i) => core.sessionIds.encode((i * 997) % SESSIONS))
 const retrieveRps = await throughput((i) => `${LIST}/${ids[i % ids.length]}`, 20_000, 16)
 const listRps = await throughput((i) => `${LIST}?limit=10&starting_after=${ids[i % ids.length]}`, 10_000, 16)
-const list100Rps = await throughput((i) => `${LIST}?limit=100&starting_after=${ids[i % ids.length]}`, 3_000, 16)
+const list100Rps = await throughput(
+  (i) => `${LIST}?limit=100&starting_after=${ids[i % ids.length]}`,
+  3_000,
+  16,
+)
 
 agent.destroy()
 await sim.close()
@@ -137,20 +145,34 @@ const results = {
 
 const f = (n: number, d = 2) => n.toFixed(d)
 const rows: Array<[string, string]> = [
-  ["sessions generated", `${SESSIONS.toLocaleString("en-US")} in ${f(results.generateSeconds)} s, heap ${f(heapMb, 0)} MB`],
+  [
+    "sessions generated",
+    `${SESSIONS.toLocaleString("en-US")} in ${f(results.generateSeconds)} s, heap ${f(heapMb, 0)} MB`,
+  ],
   ["live events (30-day window)", results.liveEvents.toLocaleString("en-US")],
   ["list limit=100, first page (in process)", `${f(firstPageMs, 3)} ms`],
-  ["list limit=100, past 900,000 (in process)", `${f(deepPageMs, 3)} ms  (ratio ${f(results.listPage100.ratio)})`],
+  [
+    "list limit=100, past 900,000 (in process)",
+    `${f(deepPageMs, 3)} ms  (ratio ${f(results.listPage100.ratio)})`,
+  ],
   ["… status=verified, first page", `${f(firstFilteredMs, 3)} ms`],
-  ["… status=verified, past 900,000", `${f(deepFilteredMs, 3)} ms  (ratio ${f(results.listPage100.filteredRatio)})`],
+  [
+    "… status=verified, past 900,000",
+    `${f(deepFilteredMs, 3)} ms  (ratio ${f(results.listPage100.filteredRatio)})`,
+  ],
   ["list limit=100, first page (HTTP)", `${f(firstPageHttpMs, 3)} ms`],
-  ["list limit=100, past 900,000 (HTTP)", `${f(deepPageHttpMs, 3)} ms  (ratio ${f(results.listPage100.httpRatio)})`],
+  [
+    "list limit=100, past 900,000 (HTTP)",
+    `${f(deepPageHttpMs, 3)} ms  (ratio ${f(results.listPage100.httpRatio)})`,
+  ],
   ["retrieve, requests/s (16 in flight)", f(retrieveRps, 0)],
   ["list limit=10, requests/s", f(listRps, 0)],
   ["list limit=100, requests/s", f(list100Rps, 0)],
 ]
 const width = Math.max(...rows.map(([k]) => k.length))
-console.log(`\nSimulator benchmark (${results.environment.cpus} × ${results.environment.cpu}, Node ${process.version})\n`)
+console.log(
+  `\nSimulator benchmark (${results.environment.cpus} × ${results.environment.cpu}, Node ${process.version})\n`,
+)
 for (const [k, v] of rows) console.log(`  ${k.padEnd(width)}  ${v}`)
 
 const outDir = path.join(repoRoot, "bench-results")

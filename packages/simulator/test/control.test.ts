@@ -6,7 +6,7 @@ import { spawn } from "node:child_process"
 import path from "node:path"
 import Stripe from "stripe"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Harness, startHarness } from "./support/harness.ts"
+import { type Harness, type RawBody, startHarness } from "./support/harness.ts"
 import { startReceiver } from "./support/receiver.ts"
 import { repoRoot } from "./support/schemas.ts"
 
@@ -25,15 +25,21 @@ const control = async (method: string, route: string, body?: unknown, token?: st
     headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   })
-  return { status: res.status, body: (await res.json()) as Record<string, any> }
+  return { status: res.status, body: (await res.json()) as RawBody }
 }
 
 describe("control API over HTTP", () => {
   it("drives a session to every status: submit, fail, submit, pass, redact, finish_redaction", async () => {
     const s = await h.stripe.identity.verificationSessions.create({ type: "document" })
     expect((await control("POST", `/sessions/${s.id}/submit`)).body.status).toBe("processing")
-    const failed = await control("POST", `/sessions/${s.id}/fail`, { code: "consent_declined", reason: "Declined." })
-    expect(failed.body).toMatchObject({ status: "requires_input", last_error: { code: "consent_declined", reason: "Declined." } })
+    const failed = await control("POST", `/sessions/${s.id}/fail`, {
+      code: "consent_declined",
+      reason: "Declined.",
+    })
+    expect(failed.body).toMatchObject({
+      status: "requires_input",
+      last_error: { code: "consent_declined", reason: "Declined." },
+    })
     await control("POST", `/sessions/${s.id}/submit`)
     const passed = await control("POST", `/sessions/${s.id}/pass`, { outputs: { first_name: "Jenny" } })
     expect(passed.body.status).toBe("verified")
@@ -45,7 +51,9 @@ describe("control API over HTTP", () => {
     expect(done.body.redaction).toEqual({ status: "redacted" })
     const c = await h.stripe.identity.verificationSessions.create({ type: "document" })
     await h.stripe.identity.verificationSessions.cancel(c.id)
-    const statuses = new Set((await h.stripe.identity.verificationSessions.list({ limit: 100 })).data.map((x) => x.status))
+    const statuses = new Set(
+      (await h.stripe.identity.verificationSessions.list({ limit: 100 })).data.map((x) => x.status),
+    )
     expect(statuses).toEqual(new Set(["verified", "canceled"]))
   })
 
@@ -53,7 +61,10 @@ describe("control API over HTTP", () => {
     const s = await h.stripe.identity.verificationSessions.create({ type: "document" })
     const illegal = await control("POST", `/sessions/${s.id}/pass`)
     expect(illegal.status).toBe(400)
-    expect(illegal.body.error).toMatchObject({ type: "invalid_request_error", message: expect.stringMatching(/requires_input/) })
+    expect(illegal.body.error).toMatchObject({
+      type: "invalid_request_error",
+      message: expect.stringMatching(/requires_input/),
+    })
     expect((await control("POST", "/sessions/vs_nope/submit")).body.error.code).toBe("resource_missing")
     expect((await control("POST", "/nothing")).status).toBe(404)
     expect((await control("POST", "/faults", { serverErrorRat: 1 })).body.error.param).toBe("serverErrorRat")
@@ -68,7 +79,9 @@ describe("control API over HTTP", () => {
 
   it("sets API faults and the rate limit", async () => {
     await control("POST", "/faults", { forceRateLimitNext: 1 })
-    await expect(h.stripe.identity.verificationSessions.list()).rejects.toBeInstanceOf(Stripe.errors.StripeRateLimitError)
+    await expect(h.stripe.identity.verificationSessions.list()).rejects.toBeInstanceOf(
+      Stripe.errors.StripeRateLimitError,
+    )
     await control("POST", "/rate_limit", { perSecond: 0 })
     await expect(h.stripe.identity.verificationSessions.list()).resolves.toBeDefined()
   })
@@ -78,7 +91,9 @@ describe("control API over HTTP", () => {
     try {
       const ep = await control("POST", "/webhook_endpoints", { url: r.url, enabled_events: ["*"] })
       expect(ep.body.secret).toMatch(/^whsec_/)
-      expect((await control("GET", "/webhook_endpoints")).body.data.map((e: { id: string }) => e.id)).toContain(ep.body.id)
+      expect(
+        (await control("GET", "/webhook_endpoints")).body.data.map((e: { id: string }) => e.id),
+      ).toContain(ep.body.id)
       await control("POST", "/webhooks/faults", { duplicateRate: 1 })
       await h.stripe.identity.verificationSessions.create({ type: "document" })
       const stats = await control("POST", "/webhooks/flush")
@@ -108,11 +123,16 @@ describe("control API over HTTP", () => {
 
 describe("bulk generation", () => {
   it("generates sessions with legal histories, reproducibly from a seed", async () => {
-    const make = () => startHarness({ seed: 99, startTime: 1_780_000_000, frozenClock: true, sessions: 2000, spanDays: 60 })
+    const make = () =>
+      startHarness({ seed: 99, startTime: 1_780_000_000, frozenClock: true, sessions: 2000, spanDays: 60 })
     const [x, y] = await Promise.all([make(), make()])
     try {
-      const listX = await x.stripe.identity.verificationSessions.list({ limit: 100 }).autoPagingToArray({ limit: 5000 })
-      const listY = await y.stripe.identity.verificationSessions.list({ limit: 100 }).autoPagingToArray({ limit: 5000 })
+      const listX = await x.stripe.identity.verificationSessions
+        .list({ limit: 100 })
+        .autoPagingToArray({ limit: 5000 })
+      const listY = await y.stripe.identity.verificationSessions
+        .list({ limit: 100 })
+        .autoPagingToArray({ limit: 5000 })
       expect(listX).toHaveLength(2000)
       expect(listY.map((s) => [s.id, s.status, s.created, s.client_reference_id])).toEqual(
         listX.map((s) => [s.id, s.status, s.created, s.client_reference_id]),
@@ -159,7 +179,8 @@ describe("bulk generation", () => {
   it("lets the API act on a generated session like any other", async () => {
     const g = await startHarness({ seed: 5, sessions: 300 })
     try {
-      const open = (await g.stripe.identity.verificationSessions.list({ status: "requires_input", limit: 1 })).data[0]!
+      const open = (await g.stripe.identity.verificationSessions.list({ status: "requires_input", limit: 1 }))
+        .data[0]!
       const canceled = await g.stripe.identity.verificationSessions.cancel(open.id)
       expect(canceled.status).toBe("canceled")
       expect((await g.stripe.identity.verificationSessions.retrieve(open.id)).status).toBe("canceled")
@@ -174,19 +195,21 @@ describe("bulk generation", () => {
 describe("CLI", () => {
   const cli = path.join(repoRoot, "packages/simulator/src/cli.ts")
   const run = (args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string; child: ReturnType<typeof spawn> }>((resolve) => {
-      const child = spawn(process.execPath, [cli, ...args], { stdio: ["ignore", "pipe", "pipe"] })
-      let stdout = ""
-      let stderr = ""
-      child.stdout.on("data", (c) => {
-        stdout += c
-        if (/http:\/\/\S+\n/.test(stdout)) resolve({ code: null, stdout, stderr, child })
-      })
-      child.stderr.on("data", (c) => {
-        stderr += c
-      })
-      child.on("exit", (code) => resolve({ code, stdout, stderr, child }))
-    })
+    new Promise<{ code: number | null; stdout: string; stderr: string; child: ReturnType<typeof spawn> }>(
+      (resolve) => {
+        const child = spawn(process.execPath, [cli, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+        let stdout = ""
+        let stderr = ""
+        child.stdout.on("data", (c) => {
+          stdout += c
+          if (/http:\/\/\S+\n/.test(stdout)) resolve({ code: null, stdout, stderr, child })
+        })
+        child.stderr.on("data", (c) => {
+          stderr += c
+        })
+        child.on("exit", (code) => resolve({ code, stdout, stderr, child }))
+      },
+    )
 
   it("prints its base URL and serves the Stripe API there", async () => {
     const { stdout, child } = await run(["--", "--port", "0", "--seed", "1", "--sessions", "50"])
