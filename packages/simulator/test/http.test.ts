@@ -171,6 +171,24 @@ describe("idempotency keys", () => {
     expect(b.id).not.toBe(a.id)
   })
 
+  it("answers 409 idempotency_key_in_use to a concurrent request with a key still executing", async () => {
+    h.sim.control.setApiFaults({ latencyMs: 150 })
+    try {
+      const send = () =>
+        h.raw("POST", "/v1/identity/verification_sessions", {
+          body: "type=document",
+          headers: { "idempotency-key": "concurrent" },
+        })
+      const [a, b] = await Promise.all([send(), send()])
+      expect([a.status, b.status].sort()).toEqual([200, 409])
+      const conflict = a.status === 409 ? a : b
+      expect(conflict.body.error.code).toBe("idempotency_key_in_use")
+      expect(conflict.headers.get("stripe-should-retry")).toBe("true")
+    } finally {
+      h.sim.control.setApiFaults({ latencyMs: 0 })
+    }
+  })
+
   it("records the key on the event the request caused", async () => {
     const s = await h.stripe.identity.verificationSessions.create(
       { type: "document" },
@@ -210,6 +228,19 @@ describe("rate limits", () => {
       expect(limited.violations()).toEqual([])
     } finally {
       await limited.close()
+    }
+  })
+
+  it("allows 25 requests per second per key by default, as Stripe's sandbox does", async () => {
+    const defaults = await startHarness({ rateLimit: undefined })
+    try {
+      const statuses = await Promise.all(
+        Array.from({ length: 30 }, () => defaults.raw("GET", "/v1/identity/verification_sessions?limit=1")),
+      )
+      expect(statuses.filter((r) => r.status === 200)).toHaveLength(25)
+      expect(statuses.filter((r) => r.status === 429)).toHaveLength(5)
+    } finally {
+      await defaults.close()
     }
   })
 

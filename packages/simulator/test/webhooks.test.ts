@@ -13,8 +13,11 @@ const SECRET = "whsec_test_secret_for_the_simulator"
 const verifier = new Stripe("sk_test_unused", { apiVersion: "2026-07-29.dahlia" as Stripe.LatestApiVersion })
 
 const open: Array<{ close: () => Promise<void> }> = []
+const harnesses: Harness[] = []
 afterEach(async () => {
+  const violations = harnesses.splice(0).flatMap((h) => h.violations())
   await Promise.all(open.splice(0).map((x) => x.close()))
+  expect(violations).toEqual([])
 })
 
 const setup = async (
@@ -23,6 +26,7 @@ const setup = async (
   const h = await startHarness({ webhookRetry: { baseDelayMs: 5, maxDelayMs: 20 }, ...options })
   const r = await startReceiver()
   open.push(h, r)
+  harnesses.push(h)
   return { h, r }
 }
 
@@ -135,6 +139,7 @@ describe("webhook faults", () => {
     const counts = new Map<string, number>()
     for (const x of r.received) {
       const e = verifier.webhooks.constructEvent(x.body, x.signature!, SECRET)
+      expectConforms("event", JSON.parse(x.body))
       counts.set(e.id, (counts.get(e.id) ?? 0) + 1)
     }
     const all = await h.stripe.events.list({ limit: 100 }).autoPagingToArray({ limit: 1000 })
