@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { Schema, SchemaTransformation } from "effect"
 
 /** An enum Stripe may extend: the known values are documented, any other string is kept. */
 const openEnum = <const L extends ReadonlyArray<string>>(known: L) =>
@@ -70,13 +70,24 @@ export const DocumentOptions = Schema.Struct({
   require_matching_selfie: Schema.optionalKey(Schema.Boolean),
 })
 
+/**
+ * `options.id_number` is an empty object in Stripe's schema. `Schema.Struct({})` would let any
+ * non-null value through with its keys, so: require an object, keep none of its keys.
+ */
+const EmptyOptions = Schema.Record(Schema.String, Schema.Unknown).pipe(
+  Schema.decodeTo(
+    Schema.Struct({}),
+    SchemaTransformation.transform({ decode: () => ({}), encode: (empty) => ({ ...empty }) }),
+  ),
+)
+
 const RequireVerification = Schema.Struct({ require_verification: Schema.optionalKey(Schema.Boolean) })
 const MatchingLevel = openEnum(["none", "similar"])
 
 export const SessionOptions = Schema.Struct({
   document: Schema.optionalKey(DocumentOptions),
   email: Schema.optionalKey(RequireVerification),
-  id_number: Schema.optionalKey(Schema.Struct({})),
+  id_number: Schema.optionalKey(EmptyOptions),
   matching: Schema.optionalKey(
     Schema.Struct({ dob: Schema.optionalKey(MatchingLevel), name: Schema.optionalKey(MatchingLevel) }),
   ),

@@ -58,21 +58,20 @@ const decodeIdentityEvent = Schema.decodeUnknownResult(StripeEvent, { errors: "a
 const decodeSessionResult = Schema.decodeUnknownResult(VerificationSession, { errors: "all" })
 const formatIssue = SchemaIssue.makeFormatterStandardSchemaV1()
 
+const renderPath = (prefix: string, path: ReadonlyArray<unknown> | undefined): string => {
+  const segments = (path ?? []).map((p) =>
+    String(typeof p === "object" && p !== null && "key" in p ? p.key : p),
+  )
+  const all = prefix === "" ? segments : [prefix, ...segments]
+  return all.length === 0 ? "$" : all.join(".")
+}
+
 /** Turns a schema failure into an `InvalidPayload` naming the first bad path. */
 export const toInvalidPayload = (error: Schema.SchemaError, prefix = ""): InvalidPayload => {
   const issues = formatIssue(error.issue).issues
-  const first = issues[0]
-  const path = [prefix, ...(first?.path ?? []).map((p) => String(typeof p === "object" ? p.key : p))]
-    .filter((p) => p !== "")
-    .join(".")
   return new InvalidPayload({
-    path: path === "" ? "$" : path,
-    message: issues
-      .map(
-        (i) =>
-          `${i.message} at ${[prefix, ...(i.path ?? []).map(String)].filter((p) => p !== "").join(".") || "$"}`,
-      )
-      .join("; "),
+    path: renderPath(prefix, issues[0]?.path),
+    message: issues.map((i) => `${i.message} at ${renderPath(prefix, i.path)}`).join("; "),
   })
 }
 
