@@ -255,8 +255,6 @@ const listArgs = (v: Values) => ({
   ...(v.created === undefined ? {} : { created: v.created as Range }),
 })
 
-const SESSIONS = "/v1/identity/verification_sessions"
-
 /**
  * Resolves `method path` to a route and the id in the path. Undefined for paths Stripe would not
  * recognise.
@@ -266,7 +264,7 @@ export const resolveRoute = (
   path: string,
 ): { route: Route; id: string | undefined } | undefined => {
   const parts = path.replace(/\/+$/, "").split("/")
-  if (path.startsWith(`${SESSIONS}`)) {
+  if (parts[1] === "v1" && parts[2] === "identity" && parts[3] === "verification_sessions") {
     const rest = parts.slice(4)
     if (rest.length === 0) {
       if (method === "POST") return { route: createSession, id: undefined }

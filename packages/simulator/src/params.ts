@@ -96,9 +96,9 @@ const readValue = (spec: ParamSpec, v: FormValue, path: string): unknown => {
       if (typeof v !== "string" || !spec.values.includes(v)) {
         const name = path.replace(/^.*\[([^\]]*)\]$/, "$1")
         const list =
-          spec.values.length > 1
+          spec.values.length > 2
             ? `${spec.values.slice(0, -1).join(", ")}, or ${spec.values.at(-1)}`
-            : String(spec.values[0])
+            : spec.values.join(" or ")
         throw invalidRequest(`Invalid ${name}: must be one of ${list}`, path)
       }
       return v

@@ -206,6 +206,9 @@ export class Simulator {
   /** Every check passes: `processing` → `verified`, with verified outputs and a new report. */
   pass(id: string, outputs?: Partial<VerifiedOutputs>): SessionState {
     const i = this.findSession(id)
+    for (const key of Object.keys(outputs ?? {}))
+      if (!VERIFIED_OUTPUT_KEYS.includes(key))
+        throw invalidRequest(`Unknown verified output: ${key}`, `outputs[${key}]`)
     const record = this.sessions.state(i).record
     const generated = makeVerifiedOutputs(this.#random, record)
     return this.act(i, {
@@ -469,6 +472,17 @@ export class Simulator {
 /** Session indices must fit the 24 bits the event sort key gives them. */
 const MAX_GENERATED = 2 ** 24 - 1
 const API_REPORTS = 1_000_000_000
+const VERIFIED_OUTPUT_KEYS: ReadonlyArray<string> = [
+  "address",
+  "dob",
+  "email",
+  "first_name",
+  "id_number",
+  "id_number_type",
+  "last_name",
+  "phone",
+  "sex",
+]
 /** Sort-key weight of one second: leaves 30 bits for session index (24), step (3) and type (3). */
 const KEY_SECOND = 2 ** 30
 const GENERATED_REPORTS = 2_000_000_000

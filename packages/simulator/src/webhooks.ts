@@ -137,13 +137,20 @@ export class WebhookDispatcher {
     this.#ids = makeRandom(hash32(host.seed, 0x1d5))
   }
 
-  /** Registers an endpoint; a secret is minted when none is given. */
+  /**
+   * Registers an endpoint; a secret is minted when none is given.
+   *
+   * @throws TypeError when the URL is not an http(s) URL.
+   */
   addEndpoint(input: {
     url: string
     secret?: string
     enabled_events?: ReadonlyArray<string>
   }): WebhookEndpoint {
-    const url = new URL(input.url).toString()
+    const parsed = new URL(input.url)
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
+      throw new TypeError("webhook URLs must be http(s)")
+    const url = parsed.toString()
     const endpoint: WebhookEndpoint = {
       id: `we_${randomToken(this.#ids, 24)}`,
       url,

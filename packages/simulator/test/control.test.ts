@@ -68,6 +68,9 @@ describe("control API over HTTP", () => {
     expect((await control("POST", "/sessions/vs_nope/submit")).body.error.code).toBe("resource_missing")
     expect((await control("POST", "/nothing")).status).toBe(404)
     expect((await control("POST", "/faults", { serverErrorRat: 1 })).body.error.param).toBe("serverErrorRat")
+    h.sim.control.submit(s.id)
+    const unknownOutput = await control("POST", `/sessions/${s.id}/pass`, { outputs: { nickname: "J" } })
+    expect(unknownOutput.body.error.param).toBe("outputs[nickname]")
   })
 
   it("advances the clock", async () => {
@@ -102,6 +105,9 @@ describe("control API over HTTP", () => {
       await control("POST", "/webhooks/faults", { duplicateRate: 0 })
       expect((await control("DELETE", `/webhook_endpoints/${ep.body.id}`)).body.deleted).toBe(true)
       expect((await control("POST", "/webhook_endpoints", { url: "not a url" })).status).toBe(400)
+      expect((await control("POST", "/webhook_endpoints", { url: "ftp://example.com/hook" })).status).toBe(
+        400,
+      )
     } finally {
       await r.close()
     }

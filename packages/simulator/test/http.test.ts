@@ -83,6 +83,8 @@ describe("unknown URLs", () => {
       ["GET", "/v1/identity/verification_reports_typo"],
       ["DELETE", "/v1/identity/verification_sessions/vs_1"],
       ["GET", "/v1/charges"],
+      ["GET", "/v1/identity/verification_sessionsX"],
+      ["POST", "/v1/identity/verification_sessions/vs_1/approve"],
     ] as const) {
       const res = await h.raw(method, path)
       expect(res.status).toBe(404)

@@ -83,7 +83,7 @@ describe("create", () => {
     const e = await failure(sessions().create({ type: "banana" as "document" }))
     expect(e.statusCode).toBe(400)
     expect(e.param).toBe("type")
-    expect(e.message).toMatch(/must be one of document, or id_number/)
+    expect(e.message).toMatch(/must be one of document or id_number/)
   })
 
   it("rejects an unknown document type inside options", async () => {
