@@ -96,12 +96,14 @@ export const decodeStripeEvent = (
       )
     }
   }
+  // Peek at the type so an identity event is decoded once, not envelope first and then again.
+  const type = typeof value === "object" && value !== null ? (value as { type?: unknown }).type : undefined
+  if (typeof type === "string" && type.startsWith(sessionEventPrefix)) {
+    return Result.mapError(decodeIdentityEvent(value), (e) => toInvalidPayload(e))
+  }
   const envelope = decodeEnvelope(value)
   if (Result.isFailure(envelope)) return Result.fail(toInvalidPayload(envelope.failure))
-  if (!envelope.success.type.startsWith(sessionEventPrefix)) {
-    return Result.succeed({ _tag: "ForeignEvent", id: envelope.success.id, type: envelope.success.type })
-  }
-  return Result.mapError(decodeIdentityEvent(value), (e) => toInvalidPayload(e))
+  return Result.succeed({ _tag: "ForeignEvent", id: envelope.success.id, type: envelope.success.type })
 }
 
 /** The `Observe` command a webhook event stands for: Stripe's `event.created` is its time. */
