@@ -13,6 +13,8 @@ export interface StoreContext {
   readonly schema: string
   /** A table, view or function of the store's schema, quoted. */
   readonly ref: (name: string) => RawBuilder<unknown>
+  /** Quoted, schema-qualified names for hand-written SQL on the hot paths. */
+  readonly tables: { readonly events: string }
 }
 
 export const makeContext = (connection: Connection, schema: string): StoreContext => ({
@@ -20,4 +22,5 @@ export const makeContext = (connection: Connection, schema: string): StoreContex
   db: connection.db,
   schema,
   ref: (name) => sql.raw(`"${schema}"."${name}"`),
+  tables: { events: `"${schema}".events` },
 })

@@ -38,7 +38,15 @@ import {
   rebuildSessions,
   subscribe,
 } from "./projections.ts"
-import { type Checkpoint, type ReadAllOptions, type ReadAllPage, type RecordedEvent, readAll, readStream } from "./read.ts"
+import {
+  type Checkpoint,
+  type ReadAllOptions,
+  type ReadAllPage,
+  type RecordedEvent,
+  readAll,
+  readAllPages,
+  readStream,
+} from "./read.ts"
 import { query } from "./sql-errors.ts"
 
 /** How to open a store. */
@@ -89,6 +97,11 @@ export interface EventStoreService {
   ) => Effect.Effect<ReadonlyArray<RecordedEvent>, InvalidStreamId | InvalidArgument | CorruptEvent | DatabaseError>
   /** The next page of the global order; never skips a late commit. */
   readonly readAll: (options: ReadAllOptions) => Effect.Effect<ReadAllPage, InvalidArgument | CorruptEvent | DatabaseError>
+  /** Catch-up: every page after `after` until caught up, the next page fetched while this one decodes. */
+  readonly readAllPages: (options: {
+    readonly after: Checkpoint | null
+    readonly pageSize?: number
+  }) => Stream.Stream<ReadAllPage, CorruptEvent | DatabaseError>
   /** An endless stream of batches applied to an asynchronous projection. */
   readonly subscribe: (
     projection: Projection,
@@ -163,6 +176,7 @@ export const makeEventStore = (
       state: (streamId) => Effect.flatMap(Effect.fromResult(checkStreamId(streamId)), loadState(ctx)),
       readStream: readStream(ctx),
       readAll: readAll(ctx),
+      readAllPages: readAllPages(ctx),
       subscribe: subscribe(ctx),
       catchUp: catchUp(ctx),
       checkpoint: checkpointOf(ctx),

@@ -38,10 +38,11 @@ comment on table ${s}.events is 'The append-only event log of VerificationSessio
 create index events_global_order on ${s}.events (transaction_id, position);
 create unique index events_stripe_event_id on ${s}.events (stripe_event_id) where stripe_event_id is not null;
 
+-- fillfactor leaves room on each page so version bumps are HOT updates (no index writes).
 create table ${s}.streams (
   stream_id text primary key,
   version bigint not null check (version > 0)
-);
+) with (fillfactor = 50);
 
 create table ${s}.verification_sessions (
   session_id text primary key,
@@ -57,7 +58,7 @@ create table ${s}.verification_sessions (
   last_change_at timestamptz,
   state jsonb not null,
   updated_at timestamptz not null default now()
-);
+) with (fillfactor = 50);
 -- What the reconciler sweeps: sessions still open at Stripe, or that need an authoritative read.
 create index verification_sessions_open on ${s}.verification_sessions (session_id)
   where status not in ('verified', 'canceled') or needs_refresh;
@@ -83,38 +84,7 @@ create trigger events_refuse_truncate before truncate on ${s}.events
 -- The inline projection's row for one session, from the SessionState the client folded.
 create function ${s}.project_session(p_session_id text, p_version bigint, p_state jsonb) returns void
 language sql as $$
-  insert into ${s}.verification_sessions as v (
-    session_id, status, redaction_status, last_error_code, type, livemode, created, metadata,
-    version, needs_refresh, last_change_at, state, updated_at)
-  values (
-    p_session_id,
-    p_state->'facts'->>'status',
-    p_state->'facts'->>'redactionStatus',
-    p_state->'facts'->'lastError'->>'code',
-    p_state->'facts'->>'type',
-    (p_state->'facts'->>'livemode')::boolean,
-    to_timestamp((p_state->'facts'->>'created')::bigint),
-    coalesce(p_state->'facts'->'metadata', '{}'),
-    p_version,
-    coalesce((p_state->>'needsRefresh')::boolean, false),
-    to_timestamp((p_state->>'lastChangeAt')::bigint),
-    p_state,
-    now())
-  on conflict (session_id) do update set
-    status = excluded.status,
-    redaction_status = excluded.redaction_status,
-    last_error_code = excluded.last_error_code,
-    type = excluded.type,
-    livemode = excluded.livemode,
-    created = excluded.created,
-    metadata = excluded.metadata,
-    version = excluded.version,
-    needs_refresh = excluded.needs_refresh,
-    last_change_at = excluded.last_change_at,
-    state = excluded.state,
-    updated_at = excluded.updated_at
-  -- A replay (rebuild) racing live appends never puts an older state back.
-  where v.version <= excluded.version
+${upsertSession(s, "p_session_id", "p_version", "p_state")}
 $$;
 
 -- One append, one round trip: (1) drop a duplicate Stripe event, (2) check the expected version
@@ -165,8 +135,9 @@ begin
   )
   select array_agg(i.position order by i.position) into v_positions from inserted i;
 
+  -- The inline projection, written here rather than through project_session: one call less per append.
   if p_state is not null then
-    perform ${s}.project_session(p_stream_id, p_expected_version + v_count, p_state);
+${upsertSession(s, "p_stream_id", "p_expected_version + v_count", "p_state")};
   end if;
   return query select 'appended'::text, p_expected_version + v_count, v_positions;
 end
@@ -271,6 +242,43 @@ select v.session_id, v.status, v.redaction_status,
                from ${s}.events e where e.type = 'RedactionRequested'
               group by e.stream_id) r on r.stream_id = v.session_id
  where v.redaction_status is not null or r.stream_id is not null;
+`
+
+
+/** The upsert of one session's projection row from a folded `SessionState` (jsonb). */
+const upsertSession = (s: string, id: string, version: string, state: string): string => `
+  insert into ${s}.verification_sessions as v (
+    session_id, status, redaction_status, last_error_code, type, livemode, created, metadata,
+    version, needs_refresh, last_change_at, state, updated_at)
+  values (
+    ${id},
+    ${state}->'facts'->>'status',
+    ${state}->'facts'->>'redactionStatus',
+    ${state}->'facts'->'lastError'->>'code',
+    ${state}->'facts'->>'type',
+    (${state}->'facts'->>'livemode')::boolean,
+    to_timestamp((${state}->'facts'->>'created')::bigint),
+    coalesce(${state}->'facts'->'metadata', '{}'),
+    ${version},
+    coalesce((${state}->>'needsRefresh')::boolean, false),
+    to_timestamp((${state}->>'lastChangeAt')::bigint),
+    ${state},
+    now())
+  on conflict (session_id) do update set
+    status = excluded.status,
+    redaction_status = excluded.redaction_status,
+    last_error_code = excluded.last_error_code,
+    type = excluded.type,
+    livemode = excluded.livemode,
+    created = excluded.created,
+    metadata = excluded.metadata,
+    version = excluded.version,
+    needs_refresh = excluded.needs_refresh,
+    last_change_at = excluded.last_change_at,
+    state = excluded.state,
+    updated_at = excluded.updated_at
+  -- A replay (rebuild) racing live appends never puts an older state back.
+  where v.version <= excluded.version
 `
 
 /** kysely migrations for the schema `schema` (validated by the caller). */

@@ -12,7 +12,7 @@ import { type Duration, Effect, Result, Stream } from "effect"
 import { type Kysely, sql } from "kysely"
 import type { StoreContext } from "./context.ts"
 import type { CorruptEvent, DatabaseError } from "./errors.ts"
-import { type Checkpoint, type RecordedEvent, toRecorded } from "./read.ts"
+import { type Checkpoint, type EventRow, queryRows, type RecordedEvent, selectEvents, toRecorded } from "./read.ts"
 import { query, toStoreError } from "./sql-errors.ts"
 
 /** An asynchronous read model: how to apply a batch of events, and how to empty itself. */
@@ -49,6 +49,17 @@ class Corrupt extends Error {
   }
 }
 
+// kysely returns objects; the decoder takes pg's array rows.
+const asRow = (r: Record<string, unknown>): EventRow => [
+  r.position as string,
+  r.transaction_id as string,
+  r.stream_id as string,
+  r.stream_version as string,
+  r.data,
+  r.metadata as EventRow[5],
+  r.recorded_at_ms as number,
+]
+
 /** The projection's saved checkpoint, or `null` before its first batch. */
 export const checkpointOf =
   (ctx: StoreContext) =>
@@ -81,12 +92,12 @@ export const applyNextBatch =
           const saved = await sql<{ transaction_id: string; position: string }>`select transaction_id, position
             from ${cp} where name = ${projection.name} for update`.execute(tx)
           const at = saved.rows[0]!
-          const rows = await sql<never>`select position, transaction_id, stream_id, stream_version, data, metadata, recorded_at
+          const rows = await sql<Record<string, unknown>>`${sql.raw(selectEvents)}
             from ${ctx.ref("events")}
             where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
               and (transaction_id, position) > (${at.transaction_id}::xid8, ${at.position}::bigint)
             order by transaction_id, position limit ${batchSize}`.execute(tx)
-          const events = toRecorded(rows.rows)
+          const events = toRecorded(rows.rows.map(asRow))
           if (Result.isFailure(events)) throw new Corrupt(events.failure)
           const batch = events.success
           const last = batch[batch.length - 1]
@@ -178,12 +189,15 @@ export const rebuildSessions =
       for (;;) {
         const cursor: { stream: string; version: number } | null = after
         const page = yield* query("rebuildSessions", () =>
-          sql<never>`select position, transaction_id, stream_id, stream_version, data, metadata, recorded_at
-            from ${ctx.ref("events")}
-            ${cursor === null ? sql`` : sql`where (stream_id, stream_version) > (${cursor.stream}, ${cursor.version})`}
-            order by stream_id, stream_version limit ${batchSize}`.execute(ctx.db),
+          queryRows(
+            ctx.connection.pool,
+            `${selectEvents} from ${ctx.tables.events}
+              ${cursor === null ? "" : "where (stream_id, stream_version) > ($2, $3)"}
+              order by stream_id, stream_version limit $1`,
+            cursor === null ? [batchSize] : [batchSize, cursor.stream, cursor.version],
+          ),
         )
-        const decoded = toRecorded(page.rows)
+        const decoded = toRecorded(page)
         if (Result.isFailure(decoded)) return yield* Effect.fail(decoded.failure)
         const done: Array<{ id: string; version: number; state: SessionState }> = []
         for (const e of decoded.success) {

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import type { SessionCommand, SessionEvent, SessionState, StripeEvent } from "@idtrail/domain"
-import { Cause, Effect, Exit, Scope } from "effect"
+import { Cause, Effect, Exit, Scope, Stream } from "effect"
 import type { AppendOptions, AppendResult } from "./append.ts"
 import type { FailureCount, HistoryEntry, RedactionEntry, StatusCount, TimeToVerified, TimeWindow, TransitionCount } from "./audit.ts"
 import { type EventStoreService, makeEventStore, type StoreOptions } from "./event-store.ts"
@@ -27,6 +27,8 @@ export interface PromiseStore {
   state(streamId: string): Promise<SessionState>
   readStream(streamId: string, options?: { readonly fromVersion?: number }): Promise<ReadonlyArray<RecordedEvent>>
   readAll(options: ReadAllOptions): Promise<ReadAllPage>
+  /** Catch-up: every page after `after` until caught up (`for await`). */
+  readAllPages(options: { readonly after: Checkpoint | null; readonly pageSize?: number }): AsyncIterable<ReadAllPage>
   catchUp(projection: Projection, options?: ProjectionOptions): Promise<number>
   checkpoint(name: string): Promise<Checkpoint | null>
   rebuild(projection: Projection | "verification_sessions", options?: ProjectionOptions): Promise<number>
@@ -79,6 +81,7 @@ export const openStore = async (options: StoreOptions = {}): Promise<PromiseStor
     state: (streamId) => run(s.state(streamId)),
     readStream: (streamId, opts) => run(s.readStream(streamId, opts)),
     readAll: (opts) => run(s.readAll(opts)),
+    readAllPages: (opts) => Stream.toAsyncIterable(s.readAllPages(opts)),
     catchUp: (projection, opts) => run(s.catchUp(projection, opts)),
     checkpoint: (name) => run(s.checkpoint(name)),
     rebuild: (projection, opts) => run(s.rebuild(projection, opts)),

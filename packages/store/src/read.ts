@@ -9,8 +9,7 @@
  * @since 0.1.0
  */
 import { type SessionEvent, SessionEvent as SessionEventSchema } from "@idtrail/domain"
-import { Effect, Result, Schema } from "effect"
-import { sql } from "kysely"
+import { Effect, Result, Schema, Stream } from "effect"
 import type { StoreContext } from "./context.ts"
 import { CorruptEvent, type DatabaseError, InvalidArgument, type InvalidStreamId } from "./errors.ts"
 import { checkStreamId } from "./guards.ts"
@@ -41,15 +40,21 @@ export interface ReadAllPage {
   readonly checkpoint: Checkpoint | null
 }
 
-interface EventRow {
-  position: string
-  transaction_id: string
-  stream_id: string
-  stream_version: string
-  data: unknown
-  metadata: EventMetadata
-  recorded_at: Date
-}
+/** A stored event as `pg` returns it in array mode (see {@link selectEvents}). */
+export type EventRow = [
+  position: string,
+  transactionId: string,
+  streamId: string,
+  streamVersion: string,
+  data: unknown,
+  metadata: EventMetadata,
+  recordedAtMs: number,
+]
+
+/** The columns every read selects, in {@link EventRow} order. */
+export const selectEvents =
+  "select position, transaction_id, stream_id, stream_version, data, metadata, " +
+  "(extract(epoch from recorded_at) * 1000)::float8 as recorded_at_ms"
 
 const decodeEvent = Schema.decodeUnknownResult(SessionEventSchema)
 
@@ -58,29 +63,34 @@ export const toRecorded = (rows: ReadonlyArray<EventRow>): Result.Result<Array<R
   const out: Array<RecordedEvent> = new Array(rows.length)
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!
-    const decoded = decodeEvent(row.data)
+    const decoded = decodeEvent(row[4])
     if (Result.isFailure(decoded)) {
       return Result.fail(
         new CorruptEvent({
-          position: Number(row.position),
-          message: `the event at position ${row.position} is not a SessionEvent: ${decoded.failure.message}`,
+          position: Number(row[0]),
+          message: `the event at position ${row[0]} is not a SessionEvent: ${decoded.failure.message}`,
         }),
       )
     }
     out[i] = {
-      position: Number(row.position),
-      transactionId: BigInt(row.transaction_id),
-      streamId: row.stream_id,
-      streamVersion: Number(row.stream_version),
+      position: Number(row[0]),
+      transactionId: BigInt(row[1]),
+      streamId: row[2],
+      streamVersion: Number(row[3]),
       event: decoded.success,
-      metadata: row.metadata,
-      recordedAt: row.recorded_at,
+      metadata: row[5],
+      recordedAt: new Date(row[6]),
     }
   }
   return Result.succeed(out)
 }
 
-const columns = sql.raw("position, transaction_id, stream_id, stream_version, data, metadata, recorded_at")
+/** Runs a query in `pg`'s array row mode (no per-row objects: the catch-up path reads millions of rows). */
+export const queryRows = async (
+  client: { query: (config: { text: string; values: Array<unknown>; rowMode: "array" }) => Promise<{ rows: Array<unknown> }> },
+  text: string,
+  values: Array<unknown>,
+): Promise<Array<EventRow>> => (await client.query({ text, values, rowMode: "array" })).rows as Array<EventRow>
 
 /** The events of one stream in version order, from `fromVersion` (exclusive; 0 = from the start). */
 export const readStream =
@@ -98,11 +108,14 @@ export const readStream =
           message: `fromVersion must be a non-negative integer, got ${from}`,
         })
       }
-      const result = yield* query("readStream", () =>
-        sql<EventRow>`select ${columns} from ${ctx.ref("events")}
-          where stream_id = ${id} and stream_version > ${from} order by stream_version`.execute(ctx.db),
+      const rows = yield* query("readStream", () =>
+        queryRows(
+          ctx.connection.pool,
+          `${selectEvents} from ${ctx.tables.events} where stream_id = $1 and stream_version > $2 order by stream_version`,
+          [id, from],
+        ),
       )
-      return yield* Effect.fromResult(toRecorded(result.rows))
+      return yield* Effect.fromResult(toRecorded(rows))
     })
 
 /** Options of {@link readAll}. */
@@ -128,17 +141,64 @@ export const readAll =
           message: "after must be null or { transactionId: bigint, position: integer }",
         })
       }
-      const result = yield* query("readAll", () =>
-        sql<EventRow>`select ${columns} from ${ctx.ref("events")}
-          where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-          ${after === null ? sql`` : sql`and (transaction_id, position) > (${after.transactionId.toString()}::xid8, ${after.position}::bigint)`}
-          order by transaction_id, position
-          limit ${limit}`.execute(ctx.db),
-      )
-      const events = yield* Effect.fromResult(toRecorded(result.rows))
+      const rows = yield* query("readAll", () => fetchPage(ctx, after, limit))
+      const events = yield* Effect.fromResult(toRecorded(rows))
       const last = events[events.length - 1]
       return {
         events,
         checkpoint: last === undefined ? after : { transactionId: last.transactionId, position: last.position },
       }
     })
+
+/** One page of raw rows of the global order after `after`. */
+const fetchPage = (ctx: StoreContext, after: Checkpoint | null, limit: number): Promise<Array<EventRow>> =>
+  after === null
+    ? queryRows(
+        ctx.connection.pool,
+        `${selectEvents} from ${ctx.tables.events}
+          where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          order by transaction_id, position limit $1`,
+        [limit],
+      )
+    : queryRows(
+        ctx.connection.pool,
+        `${selectEvents} from ${ctx.tables.events}
+          where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+            and (transaction_id, position) > ($1::xid8, $2::bigint)
+          order by transaction_id, position limit $3`,
+        [after.transactionId.toString(), after.position, limit],
+      )
+
+/**
+ * Catch-up reading: every page of the global order after `after`, until the reader has caught
+ * up. The next page is fetched while the current one is decoded, so the database and the
+ * decoder work side by side.
+ */
+export const readAllPages =
+  (ctx: StoreContext) =>
+  (options: { readonly after: Checkpoint | null; readonly pageSize?: number }): Stream.Stream<ReadAllPage, CorruptEvent | DatabaseError> => {
+    const pageSize = options.pageSize ?? 5000
+    const checkpointOfRows = (rows: Array<EventRow>, fallback: Checkpoint | null): Checkpoint | null => {
+      const last = rows[rows.length - 1]
+      return last === undefined ? fallback : { transactionId: BigInt(last[1]), position: Number(last[0]) }
+    }
+    type Cursor = { readonly after: Checkpoint | null; readonly pending: Promise<Array<EventRow>> }
+    return Stream.unfold<Cursor | null, ReadAllPage, CorruptEvent | DatabaseError, never>(
+      { after: options.after, pending: fetchPage(ctx, options.after, pageSize) },
+      (cursor) =>
+        cursor === null
+          ? Effect.succeed(undefined)
+          : Effect.gen(function* () {
+              const rows = yield* query("readAll", () => cursor.pending)
+              if (rows.length === 0) return undefined
+              const checkpoint = checkpointOfRows(rows, cursor.after)
+              // Ask for the next page before decoding this one.
+              const next: Cursor | null =
+                rows.length < pageSize ? null : { after: checkpoint, pending: fetchPage(ctx, checkpoint, pageSize) }
+              // A failed prefetch is reported when it is awaited, not as an unhandled rejection.
+              next?.pending.catch(() => {})
+              const events = yield* Effect.fromResult(toRecorded(rows))
+              return [{ events, checkpoint }, next] as const
+            }),
+    )
+  }
