@@ -103,6 +103,20 @@ const firstPageMs = inProcess({ limit: 100 }, 200)
 const deepPageMs = inProcess({ limit: 100, starting_after: deepCursor }, 200)
 const firstFilteredMs = inProcess({ limit: 100, status: "verified" }, 200)
 const deepFilteredMs = inProcess({ limit: 100, status: "verified", starting_after: deepCursor }, 200)
+const eventsTimes = (params: Parameters<typeof core.listEvents>[0], reps: number): number => {
+  const times: number[] = []
+  for (let i = 0; i < reps; i++) {
+    const t = performance.now()
+    core.listEvents(params)
+    times.push(performance.now() - t)
+  }
+  return median(times)
+}
+const oldestLiveEvent = core.events.floor(core.clock.nowSeconds())
+const deepEvent = core.eventIds.encode(oldestLiveEvent + 10_000) // near the far end of the window
+eventsTimes({ limit: 100 }, 50)
+const eventsFirstMs = eventsTimes({ limit: 100 }, 200)
+const eventsDeepMs = eventsTimes({ limit: 100, starting_after: deepEvent }, 200)
 const firstPageHttpMs = await overHttp(`${LIST}?limit=100`, 200)
 const deepPageHttpMs = await overHttp(`${LIST}?limit=100&starting_after=${deepCursor}`, 200)
 
@@ -140,6 +154,11 @@ const results = {
     deepPageHttpMs,
     httpRatio: deepPageHttpMs / firstPageHttpMs,
   },
+  eventsPage100: {
+    firstPageMs: eventsFirstMs,
+    deepPageMs: eventsDeepMs,
+    ratio: eventsDeepMs / eventsFirstMs,
+  },
   requestsPerSecond: { retrieve: retrieveRps, list10: listRps, list100: list100Rps },
 }
 
@@ -164,6 +183,11 @@ const rows: Array<[string, string]> = [
   [
     "list limit=100, past 900,000 (HTTP)",
     `${f(deepPageHttpMs, 3)} ms  (ratio ${f(results.listPage100.httpRatio)})`,
+  ],
+  ["events limit=100, first page (in process)", `${f(eventsFirstMs, 3)} ms`],
+  [
+    "events limit=100, oldest live (in process)",
+    `${f(eventsDeepMs, 3)} ms  (ratio ${f(results.eventsPage100.ratio)})`,
   ],
   ["retrieve, requests/s (16 in flight)", f(retrieveRps, 0)],
   ["list limit=10, requests/s", f(listRps, 0)],
