@@ -39,8 +39,10 @@ const makePool = (url: string, max: number, connectTimeoutMs: number, idleTimeou
     connectionTimeoutMillis: connectTimeoutMs,
     idleTimeoutMillis,
   })
-  // An idle client losing its server must not crash the process; the next query reports it.
+  // A client losing its server must not crash the process (an 'error' event without a listener
+  // throws); the query in flight, or the next one, reports it as StoreUnavailable.
   pool.on("error", () => {})
+  pool.on("connect", (client) => client.on("error", () => {}))
   return pool
 }
 
