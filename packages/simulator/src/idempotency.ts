@@ -35,6 +35,7 @@ export class IdempotencyStore {
 
   /** Looks up `key`; a "new" result reserves it until {@link save} or {@link release}. */
   begin(apiKey: string, key: string, fingerprint: string, now: number): Lookup {
+    this.#prune(now)
     const id = `${apiKey}\u0000${key}`
     const entry = this.#entries.get(id)
     if (entry !== undefined && now - entry.savedAt < TTL_SECONDS) {
@@ -43,8 +44,23 @@ export class IdempotencyStore {
         ? { kind: "in_progress" }
         : { kind: "replay", response: entry.response }
     }
+    // Delete first so the Map's insertion order stays the order of savedAt, which #prune relies on.
+    this.#entries.delete(id)
     this.#entries.set(id, { fingerprint, savedAt: now, response: undefined })
     return { kind: "new" }
+  }
+
+  /** Forgets expired keys: the oldest come first, so this stops at the first live one. */
+  #prune(now: number): void {
+    for (const [id, entry] of this.#entries) {
+      if (now - entry.savedAt < TTL_SECONDS) break
+      this.#entries.delete(id)
+    }
+  }
+
+  /** Number of keys held (expired ones are dropped as new requests arrive). */
+  get size(): number {
+    return this.#entries.size
   }
 
   /** Saves the response for a key reserved by {@link begin}. */
