@@ -93,15 +93,19 @@ export class EventLog {
     return this.#push(created, session, type, step, 0)
   }
 
+  /** Creation time (unix seconds) of event `i`. */
   created(i: number): number {
     return this.#created[i]!
   }
+  /** Index of the session event `i` is about. */
   session(i: number): number {
     return this.#session[i]!
   }
+  /** Type of event `i`. */
   type(i: number): EventType {
     return EVENT_TYPES[this.#type[i]!]!
   }
+  /** Type of event `i` as an index into {@link EVENT_TYPES} (what type masks test). */
   typeCode(i: number): number {
     return this.#type[i]!
   }

@@ -37,6 +37,7 @@ export class FaultInjector {
   constructor(seed: number) {
     this.#random = makeRandom(hash32(seed, 0xfa017))
   }
+  /** The current fault settings. */
   get faults(): ApiFaults {
     return this.#faults
   }

@@ -47,6 +47,7 @@ export const DEFAULT_WEBHOOK_FAULTS: WebhookFaults = {
   delayRate: 0,
   delayMs: 0,
 }
+/** Defaults: four attempts, 50 ms doubling to at most 2 s, 5 s per attempt. */
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxAttempts: 4,
   baseDelayMs: 50,
@@ -186,6 +187,7 @@ export class WebhookDispatcher {
     return this.#faults
   }
 
+  /** The current fault settings. */
   get faults(): WebhookFaults {
     return this.#faults
   }
