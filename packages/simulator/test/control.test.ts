@@ -73,6 +73,36 @@ describe("control API over HTTP", () => {
     expect(unknownOutput.body.error.param).toBe("outputs[nickname]")
   })
 
+  it("bulk-generates sessions and reports counters", async () => {
+    const before = (await control("GET", "/stats")).body
+    const made = await control("POST", "/generate", { count: 50, seed: 3, span_days: 10 })
+    expect(made.body).toMatchObject({
+      first: expect.stringMatching(/^vs_/),
+      last: expect.stringMatching(/^vs_/),
+    })
+    expect(made.body.total).toBe(before.sessions + 50)
+    const last = await h.stripe.identity.verificationSessions.retrieve(made.body.last)
+    expect(last.client_reference_id).toMatch(/^user_3_/)
+    expect((await control("GET", "/stats")).body.sessions).toBe(before.sessions + 50)
+    expect((await control("POST", "/generate", { count: -1 })).body.error.param).toBe("count")
+    expect((await control("POST", "/generate", { count: "many" })).body.error.param).toBe("count")
+  })
+
+  it("sets the webhook retry policy, refusing unknown keys and non-numbers", async () => {
+    expect((await control("POST", "/webhooks/retry", { maxAttempts: 2 })).body.maxAttempts).toBe(2)
+    expect((await control("POST", "/webhooks/retry", { attempts: 2 })).status).toBe(400)
+    expect((await control("POST", "/webhooks/retry", { maxAttempts: "2" })).body.error.param).toBe(
+      "maxAttempts",
+    )
+    await control("POST", "/webhooks/retry", { maxAttempts: 4 })
+  })
+
+  it("takes JSON objects only", async () => {
+    const res = await fetch(`${h.sim.url}/_sim/clock/advance`, { method: "POST", body: "seconds=5" })
+    expect(res.status).toBe(400)
+    expect(((await res.json()) as RawBody).error.message).toMatch(/JSON/)
+  })
+
   it("advances the clock", async () => {
     const { now } = (await control("GET", "/clock")).body
     const after = await control("POST", "/clock/advance", { seconds: 3600 })
