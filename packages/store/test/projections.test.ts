@@ -1,0 +1,111 @@
+import { Effect, Stream } from "effect"
+import { sql } from "kysely"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { Projection } from "../src/index.ts"
+import { actor, backends, observation, openTestStore, snapshot } from "./fixtures.ts"
+
+type Store = Awaited<ReturnType<typeof openTestStore>>
+
+/** A read model counting events by type, in a table of its own. */
+const eventsByType = (store: Store, name = "events_by_type", failOn?: string): Projection => {
+  const table = sql.raw(`"${store.schema}".${name}`)
+  return {
+    name,
+    apply: async (tx, events) => {
+      for (const e of events) {
+        await sql`insert into ${table} (type, count) values (${e.event._tag}, 1)
+          on conflict (type) do update set count = ${table}.count + 1`.execute(tx)
+        if (e.event._tag === failOn) throw new Error(`the projection cannot handle ${failOn}`)
+      }
+    },
+    truncate: async (tx) => {
+      await sql`truncate ${table}`.execute(tx)
+    },
+  }
+}
+
+const rowsOf = async (store: Store, query: string) => (await sql.raw(query).execute(store.service.db)).rows
+
+/** Sessions moving through their lifecycle, by the decider. */
+const lifecycle = async (store: Store, id: string, statuses: ReadonlyArray<string>) => {
+  let at = 100
+  for (const status of statuses) {
+    await store.handle(id, observation(snapshot(id, status), (at += 10), "webhook", `evt_${id}_${at}`), { actor })
+  }
+}
+
+describe.each(backends)("projections on $name", ({ databaseUrl }) => {
+  let store: Store
+  beforeAll(async () => {
+    store = await openTestStore(databaseUrl)
+    for (const name of ["events_by_type", "failing"]) {
+      await sql.raw(`create table "${store.schema}".${name} (type text primary key, count bigint not null)`).execute(store.service.db)
+    }
+    await lifecycle(store, "vs_p1", ["requires_input", "processing", "verified"])
+    await lifecycle(store, "vs_p2", ["requires_input", "processing", "requires_input", "canceled"])
+    await lifecycle(store, "vs_p3", ["processing"])
+  })
+  afterAll(async () => {
+    await store?.dispose()
+  })
+  const counts = () => rowsOf(store, `select type, count from "${store.schema}".events_by_type order by type`)
+
+  /** The counts an independent fold of every stream gives. */
+  const expectedCounts = async (ids: ReadonlyArray<string>) => {
+    const byType = new Map<string, number>()
+    for (const id of ids) for (const e of await store.readStream(id)) byType.set(e.event._tag, (byType.get(e.event._tag) ?? 0) + 1)
+    return [...byType].sort(([a], [b]) => (a < b ? -1 : 1)).map(([type, count]) => ({ type, count: String(count) }))
+  }
+
+  it("catchUp applies every event once and saves the checkpoint; a second catchUp applies nothing", async () => {
+    const expected = await expectedCounts(["vs_p1", "vs_p2", "vs_p3"])
+    const applied = await store.catchUp(eventsByType(store), { batchSize: 3 })
+    expect(applied).toBe(expected.reduce((n, r) => n + Number(r.count), 0))
+    expect(await counts()).toEqual(expected)
+    expect(await store.checkpoint("events_by_type")).not.toBeNull()
+    expect(await store.catchUp(eventsByType(store))).toBe(0)
+  })
+
+  it("a batch that fails leaves neither its rows nor its checkpoint behind", async () => {
+    const failing = eventsByType(store, "failing", "SessionVerified")
+    await expect(store.catchUp(failing, { batchSize: 100 })).rejects.toMatchObject({ _tag: "StoreFailure" })
+    expect(await rowsOf(store, `select * from "${store.schema}".failing`)).toEqual([])
+    expect(await store.checkpoint("failing")).toBeNull()
+  })
+
+  it("the subscription applies new events as they are appended", async () => {
+    const projection = eventsByType(store)
+    const subscription = Effect.runPromise(
+      Stream.runCollect(Stream.take(store.service.subscribe(projection, { pollInterval: "10 millis" }), 1)),
+    )
+    await lifecycle(store, "vs_p4", ["requires_input"])
+    const [progress] = await subscription
+    expect(progress).toMatchObject({ projection: "events_by_type", events: 1 })
+    expect(await counts()).toEqual(await expectedCounts(["vs_p1", "vs_p2", "vs_p3", "vs_p4"]))
+  })
+
+  it("replaying the log into a projection N times leaves the same rows (rebuild = truncate + replay)", async () => {
+    const once = await counts()
+    expect(once).toEqual(await expectedCounts(["vs_p1", "vs_p2", "vs_p3", "vs_p4"]))
+    const total = once.reduce((n, r) => n + Number(r.count), 0)
+    for (let n = 0; n < 3; n++) {
+      expect(await store.rebuild(eventsByType(store), { batchSize: 4 })).toBe(total)
+      expect(await counts()).toEqual(once)
+    }
+  })
+
+  it("rebuilding the inline session projection N times leaves the same rows", async () => {
+    const sessions = () =>
+      rowsOf(
+        store,
+        `select session_id, status, redaction_status, last_error_code, type, livemode, created, metadata, version,
+                needs_refresh, last_change_at, state from "${store.schema}".verification_sessions order by session_id`,
+      )
+    const live = await sessions()
+    expect(live).toHaveLength(4)
+    for (let n = 0; n < 3; n++) {
+      expect(await store.rebuild("verification_sessions", { batchSize: 2 })).toBe(4)
+      expect(await sessions()).toEqual(live)
+    }
+  })
+})
