@@ -109,6 +109,8 @@ export const createSimulatorServer = (deps: ServerDeps): Server => {
       "content-type": "application/json",
       "content-length": Buffer.byteLength(body),
       "stripe-version": sim.apiVersion,
+      // Stripe's clock, not the host's: clients order API reads against event.created with it.
+      date: new Date(sim.clock.nowSeconds() * 1000).toUTCString(),
       ...headers,
     })
     res.end(body)

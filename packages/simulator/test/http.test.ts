@@ -25,6 +25,17 @@ const failure = async (p: Promise<unknown>): Promise<Stripe.errors.StripeError> 
   throw new Error("expected the call to fail")
 }
 
+describe("the clock", () => {
+  it("dates every response with the simulator's clock, as Stripe's Date header is Stripe's clock", async () => {
+    const before = h.sim.control.now()
+    h.sim.control.advanceClock(86_400 * 400)
+    const res = await h.raw("GET", "/v1/identity/verification_sessions")
+    const date = Date.parse(res.headers.get("date") ?? "") / 1000
+    expect(date).toBeGreaterThanOrEqual(before + 86_400 * 400)
+    expect(date - h.sim.control.now()).toBeLessThanOrEqual(1)
+  })
+})
+
 describe("authentication", () => {
   it("accepts a test secret key as Bearer and as Basic user name", async () => {
     const s = await h.stripe.identity.verificationSessions.create({ type: "document" })
