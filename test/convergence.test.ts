@@ -1,0 +1,208 @@
+/**
+ * End to end, across packages: Stripe (the simulator, over real HTTP) drives sessions through
+ * their lifecycle and delivers signed webhooks with faults (drops, duplicates, reordering,
+ * delays); a webhook endpoint verifies and records them in the store; one authoritative read of
+ * each session then repairs whatever the faults hid. The record must converge to Stripe's truth,
+ * with a legal history, no secret in the log, and a second pass that changes nothing.
+ *
+ * Runs on the embedded PGlite, or on Postgres when DATABASE_URL is set.
+ */
+import { randomUUID } from "node:crypto"
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
+import { decodeSession, type Observe, transitions, verifyWebhook } from "@idtrail/domain"
+import { type StartedSimulator, startSimulator } from "@idtrail/simulator"
+import { openStore, type PromiseStore } from "@idtrail/store"
+import { Result } from "effect"
+import Stripe from "stripe"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+
+const KEY = "sk_test_scenarios"
+const SESSIONS = 40
+
+let sim: StartedSimulator
+let store: PromiseStore
+let receiver: Server
+let stripe: Stripe
+const secretsSeen = new Set<string>()
+const rejected: Array<string> = []
+
+/** A tiny deterministic PRNG, so a failing story can be replayed. */
+const prng = (seed: number) => () => {
+  seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff
+  return seed / 0x7fffffff
+}
+
+beforeAll(async () => {
+  sim = await startSimulator({
+    seed: 7,
+    frozenClock: true,
+    startTime: 1_800_000_000,
+    rateLimit: false,
+    webhookFaults: { dropRate: 0.25, duplicateRate: 0.25, reorderWindow: 6, delayRate: 0.1, delayMs: 20 },
+    webhookRetry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20, timeoutMs: 5_000 },
+  })
+  store = await openStore({
+    databaseUrl: process.env.DATABASE_URL,
+    schema: `idtrail_scenario_${randomUUID().replaceAll("-", "").slice(0, 12)}`,
+  })
+  let secret = ""
+  // The team's webhook endpoint: verify the signature on the raw body, record, acknowledge.
+  receiver = createServer(async (req, res) => {
+    const chunks: Array<Buffer> = []
+    for await (const chunk of req) chunks.push(chunk as Buffer)
+    const body = Buffer.concat(chunks).toString("utf8")
+    const verified = verifyWebhook(body, req.headers["stripe-signature"] as string | undefined, {
+      secrets: secret,
+      now: sim.control.now(),
+    })
+    if (Result.isFailure(verified)) {
+      rejected.push(verified.failure.message)
+      res.writeHead(400).end()
+      return
+    }
+    const event = verified.success
+    if ("data" in event) await store.observe(event, { actor: { kind: "service", id: "webhooks" } })
+    res.writeHead(200).end()
+  })
+  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve))
+  const { port } = receiver.address() as AddressInfo
+  secret = sim.control.addWebhookEndpoint({ url: `http://127.0.0.1:${port}/webhooks` }).secret
+  stripe = new Stripe(KEY, {
+    apiVersion: "2026-07-29.dahlia",
+    host: "127.0.0.1",
+    port: sim.port,
+    protocol: "http",
+    maxNetworkRetries: 0,
+  })
+})
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => receiver?.close(() => resolve()))
+  await sim?.close()
+  await store?.close()
+})
+
+/** Plays random but legal stories at Stripe: the user, the checks, and the team's own calls. */
+const playStories = async (): Promise<Array<string>> => {
+  const random = prng(42)
+  const ids: Array<string> = []
+  for (let i = 0; i < SESSIONS; i++) {
+    const created = await stripe.identity.verificationSessions.create({
+      type: "document",
+      metadata: { order: `o${i}` },
+    })
+    if (created.client_secret) secretsSeen.add(created.client_secret)
+    if (created.url) secretsSeen.add(created.url)
+    ids.push(created.id)
+  }
+  for (let step = 0; step < SESSIONS * 5; step++) {
+    const id = ids[Math.floor(random() * ids.length)]!
+    const status = (sim.control.session(id) as { status: string }).status
+    const redaction = (sim.control.session(id) as { redaction: { status: string } | null }).redaction
+    const roll = random()
+    try {
+      if (redaction?.status === "processing" && roll < 0.5) sim.control.finishRedaction(id)
+      else if (status === "requires_input" && redaction === null) {
+        if (roll < 0.6) sim.control.submit(id)
+        else if (roll < 0.75)
+          await stripe.identity.verificationSessions.update(id, { metadata: { step: `${step}` } })
+        else if (roll < 0.85) await stripe.identity.verificationSessions.cancel(id)
+        else await stripe.identity.verificationSessions.redact(id)
+      } else if (status === "processing") {
+        if (roll < 0.55) sim.control.pass(id)
+        else sim.control.fail(id, roll < 0.8 ? "document_expired" : "selfie_face_mismatch")
+      } else if (status === "verified" && redaction === null && roll < 0.3) {
+        await stripe.identity.verificationSessions.redact(id)
+      }
+    } catch (error) {
+      throw new Error(`story step ${step} on ${id} (${status}) failed: ${(error as Error).message}`)
+    }
+    // Same-second steps are common at Stripe; so they are here.
+    if (random() < 0.5) sim.control.advanceClock(random() < 0.5 ? 1 : 2)
+  }
+  await sim.control.flushWebhooks()
+  return ids
+}
+
+/** One authoritative read per session, observed with Stripe's clock (the Date header). */
+const reconcile = async (ids: ReadonlyArray<string>) => {
+  const outcomes: Array<string> = []
+  for (const id of ids) {
+    const read = await stripe.identity.verificationSessions.retrieve(id)
+    const observedAt = Math.floor(Date.parse(read.lastResponse.headers.date ?? "") / 1000)
+    const command: Observe = {
+      _tag: "Observe",
+      session: Result.getOrThrow(decodeSession(read)),
+      source: "reconciler",
+      observedAt,
+    }
+    const result = await store.handle(id, command, { actor: { kind: "reconciler", id: "scenario-run" } })
+    outcomes.push(result._tag)
+  }
+  return outcomes
+}
+
+describe("Stripe → webhooks with faults → store → one reconciliation", () => {
+  it("converges to Stripe's truth with legal histories, no secret stored, and a second pass that repairs nothing", async () => {
+    const ids = await playStories()
+    const stats = sim.control.stats().webhooks
+    expect(rejected).toEqual([])
+
+    const first = await reconcile(ids)
+    for (const id of ids) {
+      const truth = sim.control.session(id) as {
+        status: string
+        metadata: Record<string, string>
+        last_error: { code: string | null } | null
+        redaction: { status: string } | null
+      }
+      const state = await store.state(id)
+      expect({ id, status: state.facts?.status, redaction: state.facts?.redactionStatus }).toEqual({
+        id,
+        status: truth.status,
+        redaction: truth.redaction?.status ?? null,
+      })
+      expect(state.facts?.metadata).toEqual(truth.metadata)
+      expect(state.facts?.lastError?.code ?? null).toBe(truth.last_error?.code ?? null)
+      expect(state.needsRefresh).toBe(false)
+
+      // The history is legal: every recorded status change is an edge of the lifecycle.
+      const history = await store.readStream(id)
+      let status: string | undefined
+      for (const { event } of history) {
+        const next =
+          event._tag === "SessionStarted"
+            ? event.facts.status
+            : event._tag === "SessionSubmitted"
+              ? "processing"
+              : event._tag === "SessionVerified"
+                ? "verified"
+                : event._tag === "VerificationFailed"
+                  ? "requires_input"
+                  : event._tag === "SessionCanceled"
+                    ? "canceled"
+                    : undefined
+        if (next === undefined) continue
+        if (status !== undefined)
+          expect(transitions.some((t) => t.from === status && t.to === next)).toBe(true)
+        status = next
+      }
+    }
+
+    // Nothing secret reached the log.
+    const log = JSON.stringify(await Promise.all(ids.map((id) => store.readStream(id))), (_, v) =>
+      typeof v === "bigint" ? v.toString() : v,
+    )
+    for (const secret of secretsSeen) expect(log).not.toContain(secret)
+
+    // Repairs are ordinary events: a second pass right after the first repairs nothing.
+    const second = await reconcile(ids)
+    expect(second.filter((tag) => tag !== "NothingToDo")).toEqual([])
+
+    // The faults really happened, so the reconciliation had work to do.
+    expect(stats.dropped).toBeGreaterThan(0)
+    expect(stats.duplicated).toBeGreaterThan(0)
+    expect(first.filter((tag) => tag === "EventsAppended").length).toBeGreaterThan(0)
+  })
+})
