@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { getPostgreSQLEventStore } from "@event-driven-io/emmett-postgresql"
-import { initialState, type SessionEvent, type SessionState, fold } from "@idtrail/domain"
+import { initialState, type SessionEvent, type SessionState } from "@idtrail/domain"
 import pg from "pg"
 import { type EventMetadata, openStore, type PromiseStore } from "../src/index.ts"
 
@@ -53,7 +53,9 @@ const eventOf = (sessionId: string, k: number): SessionEvent =>
           created: 1_760_000_000,
           clientReferenceId: `user_${sessionId}`,
           metadata: { order: sessionId },
-          options: { document: { allowed_types: ["driving_license", "passport"], require_matching_selfie: true } },
+          options: {
+            document: { allowed_types: ["driving_license", "passport"], require_matching_selfie: true },
+          },
           lastError: null,
           lastVerificationReport: null,
           redactionStatus: null,
@@ -67,7 +69,13 @@ const eventOf = (sessionId: string, k: number): SessionEvent =>
         _tag: "SessionUpdated",
         sessionId,
         at: 1_760_000_000 + k,
-        changes: [{ field: "metadata", from: { order: sessionId, step: String(k - 1) }, to: { order: sessionId, step: String(k) } }],
+        changes: [
+          {
+            field: "metadata",
+            from: { order: sessionId, step: String(k - 1) },
+            to: { order: sessionId, step: String(k) },
+          },
+        ],
       }
 
 let runId = 0
@@ -86,7 +94,12 @@ const time = async (run: () => Promise<void>): Promise<number> => {
 }
 
 /** `clients` clients, each appending `perClient` batches of `batchSize` events to its own stream. */
-const appendScenario = async (c: Contender, clients: number, perClient: number, batchSize: number): Promise<number> => {
+const appendScenario = async (
+  c: Contender,
+  clients: number,
+  perClient: number,
+  batchSize: number,
+): Promise<number> => {
   const tag = uniq()
   let seq = 0
   const seconds = await time(async () => {
@@ -120,7 +133,9 @@ const main = async () => {
       name: "raw pg insert",
       append: async (_stream, events) => {
         if (events.length === 1) {
-          await admin.query("insert into idtrail_bench.raw_events (data) values ($1)", [JSON.stringify(events[0])])
+          await admin.query("insert into idtrail_bench.raw_events (data) values ($1)", [
+            JSON.stringify(events[0]),
+          ])
         } else {
           await admin.query(
             "insert into idtrail_bench.raw_events (data) select jsonb_array_elements($1::jsonb)",
@@ -173,7 +188,8 @@ const main = async () => {
         best.set(c.name, Math.max(best.get(c.name) ?? 0, eps))
       }
     }
-    for (const c of contenders) rows.push({ scenario: s.scenario, contender: c.name, eventsPerSecond: best.get(c.name)! })
+    for (const c of contenders)
+      rows.push({ scenario: s.scenario, contender: c.name, eventsPerSecond: best.get(c.name)! })
     states.clear()
   }
 
@@ -186,7 +202,11 @@ const main = async () => {
     for (let done = 0; done < count; done += 500) {
       const n = Math.min(500, count - done)
       const events = Array.from({ length: n }, (_, j) => eventOf(stream, state.version + j))
-      const r = await store.appendToStream(stream, events, { expectedVersion: state.version, metadata: metadata(done), state })
+      const r = await store.appendToStream(stream, events, {
+        expectedVersion: state.version,
+        metadata: metadata(done),
+        state,
+      })
       if (r._tag !== "Appended") throw new Error(r._tag)
       state = r.state
     }
@@ -196,11 +216,17 @@ const main = async () => {
   const seconds = await time(async () => {
     for await (const page of store.readAllPages({ after: null, pageSize: 5000 })) read += page.events.length
   })
-  rows.push({ scenario: `catch-up readAll (${read.toLocaleString("en")} events, decoded)`, contender: "idtrail readAll", eventsPerSecond: read / seconds })
+  rows.push({
+    scenario: `catch-up readAll (${read.toLocaleString("en")} events, decoded)`,
+    contender: "idtrail readAll",
+    eventsPerSecond: read / seconds,
+  })
 
   const ratio = (scenario: string) => {
     const raw = rows.find((r) => r.scenario === scenario && r.contender === "raw pg insert")!.eventsPerSecond
-    const ours = rows.find((r) => r.scenario === scenario && r.contender === "idtrail appendToStream")!.eventsPerSecond
+    const ours = rows.find(
+      (r) => r.scenario === scenario && r.contender === "idtrail appendToStream",
+    )!.eventsPerSecond
     return ours / raw
   }
   const targets = [
@@ -221,7 +247,9 @@ const main = async () => {
     "",
     "| target | measured | met |",
     "| --- | ---: | :---: |",
-    ...targets.map((t) => `| ${t.target} | ${t.ratio.toFixed(2)}× | ${t.ratio >= t.min ? "yes" : "**no**"} |`),
+    ...targets.map(
+      (t) => `| ${t.target} | ${t.ratio.toFixed(2)}× | ${t.ratio >= t.min ? "yes" : "**no**"} |`,
+    ),
     `| catch-up ≥ 100,000 events/s decoded | ${fmt(catchUp)} /s | ${catchUp >= 100_000 ? "yes" : "**no**"} |`,
   ]
   const pgVersion = (await admin.query("show server_version")).rows[0].server_version

@@ -10,12 +10,7 @@ import { fold, initialState, type SessionEvent, type SessionState } from "@idtra
 import { Effect, Result, Schema } from "effect"
 import { sql } from "kysely"
 import type { StoreContext } from "./context.ts"
-import {
-  type AppendInputError,
-  type CorruptEvent,
-  type DatabaseError,
-  InvalidArgument,
-} from "./errors.ts"
+import { type AppendInputError, type CorruptEvent, type DatabaseError, InvalidArgument } from "./errors.ts"
 import { checkStreamId, type EncodedEvent, encodeForStorage } from "./guards.ts"
 import { EventMetadata } from "./metadata.ts"
 import { readStream } from "./read.ts"
@@ -115,7 +110,10 @@ export const appendToStream =
         })
       }
       if (!Array.isArray(events) || events.length === 0) {
-        return yield* new InvalidArgument({ argument: "events", message: "an append needs at least one event" })
+        return yield* new InvalidArgument({
+          argument: "events",
+          message: "an append needs at least one event",
+        })
       }
       const stripeEventId = options.stripeEventId ?? null
       if (stripeEventId !== null && (typeof stripeEventId !== "string" || stripeEventId.length === 0)) {
@@ -135,8 +133,7 @@ export const appendToStream =
       for (let i = 0; i < events.length; i++) {
         encoded.push(yield* Effect.fromResult(encodeForStorage(events[i], i)))
       }
-      const before =
-        options.state ?? (expectedVersion === 0 ? initialState : yield* loadState(ctx)(id))
+      const before = options.state ?? (expectedVersion === 0 ? initialState : yield* loadState(ctx)(id))
       if (before.version !== expectedVersion) {
         // The stream moved on since the caller looked; report it like the database would.
         if (options.state === undefined) {
@@ -160,7 +157,8 @@ export const appendToStream =
         Effect.map((r) => r.rows),
         Effect.catch((error) =>
           // Two writers raced with the same Stripe event on different versions: the unique index decided.
-          sqlState(error) === "23505" && String((error as { constraint?: string }).constraint).includes("stripe_event_id")
+          sqlState(error) === "23505" &&
+          String((error as { constraint?: string }).constraint).includes("stripe_event_id")
             ? Effect.succeed<Array<AppendRow>>([{ outcome: "duplicate", version: null, positions: null }])
             : Effect.fail(toStoreError("appendToStream", error)),
         ),

@@ -11,7 +11,7 @@ import { sql } from "kysely"
 import type { StoreContext } from "./context.ts"
 import { type CorruptEvent, type DatabaseError, InvalidArgument, type InvalidStreamId } from "./errors.ts"
 import type { Actor, EventSource } from "./metadata.ts"
-import { readStream, type RecordedEvent } from "./read.ts"
+import { type RecordedEvent, readStream } from "./read.ts"
 import { query } from "./sql-errors.ts"
 
 /** A half-open time window `[from, to)`. */
@@ -80,14 +80,19 @@ const checkWindow = (window: TimeWindow): Effect.Effect<TimeWindow, InvalidArgum
   !Number.isNaN(window.to.getTime()) &&
   window.from.getTime() <= window.to.getTime()
     ? Effect.succeed(window)
-    : Effect.fail(new InvalidArgument({ argument: "window", message: "a window needs valid dates with from <= to" }))
+    : Effect.fail(
+        new InvalidArgument({ argument: "window", message: "a window needs valid dates with from <= to" }),
+      )
 
 /** Every audit query, bound to one store. */
 export const audit = (ctx: StoreContext) => ({
   /** A session's history in version order, with source, Stripe event, causation and actor. */
   history: (
     sessionId: string,
-  ): Effect.Effect<ReadonlyArray<HistoryEntry>, InvalidStreamId | InvalidArgument | CorruptEvent | DatabaseError> =>
+  ): Effect.Effect<
+    ReadonlyArray<HistoryEntry>,
+    InvalidStreamId | InvalidArgument | CorruptEvent | DatabaseError
+  > =>
     Effect.map(readStream(ctx)(sessionId), (events) =>
       events.map((e) => ({
         version: e.streamVersion,
@@ -130,7 +135,9 @@ export const audit = (ctx: StoreContext) => ({
     }),
 
   /** Transitions whose Stripe time falls in the window, counted by (from, to) status. */
-  transitions: (window: TimeWindow): Effect.Effect<ReadonlyArray<TransitionCount>, InvalidArgument | DatabaseError> =>
+  transitions: (
+    window: TimeWindow,
+  ): Effect.Effect<ReadonlyArray<TransitionCount>, InvalidArgument | DatabaseError> =>
     Effect.flatMap(checkWindow(window), (w) =>
       query("audit.transitions", () =>
         sql<{ from_status: string | null; to_status: string; count: string }>`
@@ -139,7 +146,11 @@ export const audit = (ctx: StoreContext) => ({
           group by from_status, to_status order by to_status, from_status nulls first`.execute(ctx.db),
       ).pipe(
         Effect.map((r) =>
-          r.rows.map((row) => ({ fromStatus: row.from_status, toStatus: row.to_status, count: Number(row.count) })),
+          r.rows.map((row) => ({
+            fromStatus: row.from_status,
+            toStatus: row.to_status,
+            count: Number(row.count),
+          })),
         ),
       ),
     ),
@@ -147,12 +158,17 @@ export const audit = (ctx: StoreContext) => ({
   /** How many sessions are in each status now. */
   countsByStatus: (): Effect.Effect<ReadonlyArray<StatusCount>, DatabaseError> =>
     query("audit.countsByStatus", () =>
-      sql<{ status: string; sessions: string }>`select status, sessions from ${ctx.ref("session_counts_by_status")}
+      sql<{
+        status: string
+        sessions: string
+      }>`select status, sessions from ${ctx.ref("session_counts_by_status")}
         order by status`.execute(ctx.db),
     ).pipe(Effect.map((r) => r.rows.map((row) => ({ status: row.status, sessions: Number(row.sessions) })))),
 
   /** Failed checks in the window, counted by Stripe's error code, most frequent first. */
-  failureReasons: (window: TimeWindow): Effect.Effect<ReadonlyArray<FailureCount>, InvalidArgument | DatabaseError> =>
+  failureReasons: (
+    window: TimeWindow,
+  ): Effect.Effect<ReadonlyArray<FailureCount>, InvalidArgument | DatabaseError> =>
     Effect.flatMap(checkWindow(window), (w) =>
       query("audit.failureReasons", () =>
         sql<{ code: string | null; count: string }>`select code, count(*) as count

@@ -90,4 +90,9 @@ export class CorruptEvent extends Schema.TaggedError<CorruptEvent>()("CorruptEve
 export type DatabaseError = StoreUnavailable | StoreFailure | EventLogImmutable
 
 /** Errors of bad input to an append. */
-export type AppendInputError = InvalidStreamId | InvalidEvent | ForbiddenField | PayloadTooLarge | InvalidArgument
+export type AppendInputError =
+  | InvalidStreamId
+  | InvalidEvent
+  | ForbiddenField
+  | PayloadTooLarge
+  | InvalidArgument

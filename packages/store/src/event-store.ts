@@ -29,11 +29,11 @@ import { type HandleError, type HandleOptions, type HandleResult, handle, observ
 import type { CommandContext } from "./metadata.ts"
 import { defaultSchema, isValidSchemaName, migrate } from "./migrations.ts"
 import {
+  catchUp,
+  checkpointOf,
   type Projection,
   type ProjectionOptions,
   type ProjectionProgress,
-  catchUp,
-  checkpointOf,
   rebuildProjection,
   rebuildSessions,
   subscribe,
@@ -89,14 +89,21 @@ export interface EventStoreService {
     options?: HandleOptions,
   ) => Effect.Effect<HandleResult, HandleError>
   /** The session's current state (the inline projection's row, or the stream folded). */
-  readonly state: (streamId: string) => Effect.Effect<SessionState, AppendInputError | CorruptEvent | DatabaseError>
+  readonly state: (
+    streamId: string,
+  ) => Effect.Effect<SessionState, AppendInputError | CorruptEvent | DatabaseError>
   /** A stream's events in version order. */
   readonly readStream: (
     streamId: string,
     options?: { readonly fromVersion?: number },
-  ) => Effect.Effect<ReadonlyArray<RecordedEvent>, InvalidStreamId | InvalidArgument | CorruptEvent | DatabaseError>
+  ) => Effect.Effect<
+    ReadonlyArray<RecordedEvent>,
+    InvalidStreamId | InvalidArgument | CorruptEvent | DatabaseError
+  >
   /** The next page of the global order; never skips a late commit. */
-  readonly readAll: (options: ReadAllOptions) => Effect.Effect<ReadAllPage, InvalidArgument | CorruptEvent | DatabaseError>
+  readonly readAll: (
+    options: ReadAllOptions,
+  ) => Effect.Effect<ReadAllPage, InvalidArgument | CorruptEvent | DatabaseError>
   /** Catch-up: every page after `after` until caught up, the next page fetched while this one decodes. */
   readonly readAllPages: (options: {
     readonly after: Checkpoint | null
@@ -108,7 +115,10 @@ export interface EventStoreService {
     options?: ProjectionOptions,
   ) => Stream.Stream<ProjectionProgress, CorruptEvent | DatabaseError>
   /** Applies batches to a projection until it has caught up; returns the number of events applied. */
-  readonly catchUp: (projection: Projection, options?: ProjectionOptions) => Effect.Effect<number, CorruptEvent | DatabaseError>
+  readonly catchUp: (
+    projection: Projection,
+    options?: ProjectionOptions,
+  ) => Effect.Effect<number, CorruptEvent | DatabaseError>
   /** A projection's saved checkpoint. */
   readonly checkpoint: (name: string) => Effect.Effect<Checkpoint | null, DatabaseError>
   /**
@@ -124,7 +134,9 @@ export interface EventStoreService {
 }
 
 /** Refuses to start when the log holds transaction ids the server has not reached (a restore into a new cluster). */
-export const checkTransactionIds = (ctx: StoreContext): Effect.Effect<void, TransactionIdsAhead | DatabaseError> =>
+export const checkTransactionIds = (
+  ctx: StoreContext,
+): Effect.Effect<void, TransactionIdsAhead | DatabaseError> =>
   Effect.gen(function* () {
     const result = yield* query("checkTransactionIds", () =>
       sql<{ stored_max: string | null; server_next: string }>`select
@@ -190,7 +202,9 @@ export const makeEventStore = (
   })
 
 /** The store as a service. */
-export class EventStore extends Context.Service<EventStore, EventStoreService>()("@idtrail/store/EventStore") {
+export class EventStore extends Context.Service<EventStore, EventStoreService>()(
+  "@idtrail/store/EventStore",
+) {
   /** A store opened with explicit options. */
   static readonly layer = (options: StoreOptions = {}) => Layer.effect(EventStore, makeEventStore(options))
 

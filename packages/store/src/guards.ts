@@ -21,7 +21,9 @@ const streamIdPattern = /^[\x21-\x7e]+$/
 /** A stream id is a non-empty printable ASCII string without spaces, at most 255 characters. */
 export const checkStreamId = (streamId: unknown): Result.Result<string, InvalidStreamId> => {
   if (typeof streamId !== "string") {
-    return Result.fail(new InvalidStreamId({ streamId, message: `a stream id must be a string, got ${typeof streamId}` }))
+    return Result.fail(
+      new InvalidStreamId({ streamId, message: `a stream id must be a string, got ${typeof streamId}` }),
+    )
   }
   if (streamId.length === 0 || streamId.length > maxStreamIdLength) {
     return Result.fail(
@@ -103,7 +105,10 @@ export const encodeForStorage = (
   const encoded = encodeEvent(event)
   if (Result.isFailure(encoded)) {
     return Result.fail(
-      new InvalidEvent({ index, message: `event ${index} is not a SessionEvent: ${encoded.failure.message}` }),
+      new InvalidEvent({
+        index,
+        message: `event ${index} is not a SessionEvent: ${encoded.failure.message}`,
+      }),
     )
   }
   const data = encoded.success as { readonly _tag: string }

@@ -8,11 +8,11 @@
 import {
   type DecideError,
   decider,
+  observeEvent,
   type SessionCommand,
   type SessionEvent,
   type SessionState,
   type StripeEvent,
-  observeEvent,
 } from "@idtrail/domain"
 import { Effect, Result } from "effect"
 import { appendToStream, loadState } from "./append.ts"
@@ -53,7 +53,12 @@ export interface AlreadyRecorded {
 export type HandleResult = EventsAppended | NothingToDo | AlreadyRecorded
 
 /** Everything `handle` can fail with: the domain's refusals, bad input, the database. */
-export type HandleError = DecideError | AppendInputError | ConflictRetriesExhausted | CorruptEvent | DatabaseError
+export type HandleError =
+  | DecideError
+  | AppendInputError
+  | ConflictRetriesExhausted
+  | CorruptEvent
+  | DatabaseError
 
 /** Options of {@link handle}. */
 export interface HandleOptions {
@@ -133,5 +138,9 @@ export const handle =
 /** Handles a decoded Stripe webhook event: the `Observe` it stands for, on its session's stream. */
 export const observe =
   (ctx: StoreContext) =>
-  (event: StripeEvent, context: CommandContext, options?: HandleOptions): Effect.Effect<HandleResult, HandleError> =>
+  (
+    event: StripeEvent,
+    context: CommandContext,
+    options?: HandleOptions,
+  ): Effect.Effect<HandleResult, HandleError> =>
     handle(ctx)(event.data.object.id, observeEvent(event), context, options)

@@ -20,7 +20,14 @@ export type { ConnectionOptions } from "./database.ts"
 export * from "./errors.ts"
 export { EventStore, type EventStoreService, makeEventStore, type StoreOptions } from "./event-store.ts"
 export { checkStreamId, findForbidden, forbiddenKeys, maxEventBytes, maxStreamIdLength } from "./guards.ts"
-export type { AlreadyRecorded, EventsAppended, HandleError, HandleOptions, HandleResult, NothingToDo } from "./handle.ts"
+export type {
+  AlreadyRecorded,
+  EventsAppended,
+  HandleError,
+  HandleOptions,
+  HandleResult,
+  NothingToDo,
+} from "./handle.ts"
 export { Actor, type CommandContext, EventMetadata, EventSource } from "./metadata.ts"
 export { defaultSchema, isValidSchemaName } from "./migrations.ts"
 export type { Projection, ProjectionOptions, ProjectionProgress } from "./projections.ts"

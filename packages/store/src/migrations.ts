@@ -244,7 +244,6 @@ select v.session_id, v.status, v.redaction_status,
  where v.redaction_status is not null or r.stream_id is not null;
 `
 
-
 /** The upsert of one session's projection row from a folded `SessionState` (jsonb). */
 const upsertSession = (s: string, id: string, version: string, state: string): string => `
   insert into ${s}.verification_sessions as v (

@@ -12,7 +12,14 @@ import { type Duration, Effect, Result, Stream } from "effect"
 import { type Kysely, sql } from "kysely"
 import type { StoreContext } from "./context.ts"
 import type { CorruptEvent, DatabaseError } from "./errors.ts"
-import { type Checkpoint, type EventRow, queryRows, type RecordedEvent, selectEvents, toRecorded } from "./read.ts"
+import {
+  type Checkpoint,
+  type EventRow,
+  queryRows,
+  type RecordedEvent,
+  selectEvents,
+  toRecorded,
+} from "./read.ts"
 import { query, toStoreError } from "./sql-errors.ts"
 
 /** An asynchronous read model: how to apply a batch of events, and how to empty itself. */
@@ -82,14 +89,20 @@ export const checkpointOf =
  */
 export const applyNextBatch =
   (ctx: StoreContext) =>
-  (projection: Projection, batchSize = 500): Effect.Effect<ProjectionProgress, CorruptEvent | DatabaseError> =>
+  (
+    projection: Projection,
+    batchSize = 500,
+  ): Effect.Effect<ProjectionProgress, CorruptEvent | DatabaseError> =>
     Effect.tryPromise({
       try: () =>
         ctx.db.transaction().execute(async (tx) => {
           const cp = ctx.ref("projection_checkpoints")
           await sql`insert into ${cp} (name, transaction_id, position) values (${projection.name}, '0', 0)
             on conflict (name) do nothing`.execute(tx)
-          const saved = await sql<{ transaction_id: string; position: string }>`select transaction_id, position
+          const saved = await sql<{
+            transaction_id: string
+            position: string
+          }>`select transaction_id, position
             from ${cp} where name = ${projection.name} for update`.execute(tx)
           const at = saved.rows[0]!
           const rows = await sql<Record<string, unknown>>`${sql.raw(selectEvents)}
@@ -108,7 +121,9 @@ export const applyNextBatch =
           if (last !== undefined) {
             await projection.apply(tx, batch)
             await sql`update ${cp} set transaction_id = ${checkpoint.transactionId.toString()}::xid8,
-              position = ${checkpoint.position}, updated_at = now() where name = ${projection.name}`.execute(tx)
+              position = ${checkpoint.position}, updated_at = now() where name = ${projection.name}`.execute(
+              tx,
+            )
           }
           return { projection: projection.name, events: batch.length, checkpoint }
         }),
@@ -122,7 +137,10 @@ export const applyNextBatch =
 /** Applies batches until the projection has caught up with the log; returns how many events it applied. */
 export const catchUp =
   (ctx: StoreContext) =>
-  (projection: Projection, options: ProjectionOptions = {}): Effect.Effect<number, CorruptEvent | DatabaseError> =>
+  (
+    projection: Projection,
+    options: ProjectionOptions = {},
+  ): Effect.Effect<number, CorruptEvent | DatabaseError> =>
     Effect.gen(function* () {
       let total = 0
       for (;;) {
@@ -138,7 +156,10 @@ export const catchUp =
  */
 export const subscribe =
   (ctx: StoreContext) =>
-  (projection: Projection, options: ProjectionOptions = {}): Stream.Stream<ProjectionProgress, CorruptEvent | DatabaseError> =>
+  (
+    projection: Projection,
+    options: ProjectionOptions = {},
+  ): Stream.Stream<ProjectionProgress, CorruptEvent | DatabaseError> =>
     Stream.unfold(undefined, () =>
       Effect.gen(function* () {
         for (;;) {
@@ -152,12 +173,17 @@ export const subscribe =
 /** Empties an asynchronous projection and replays the whole log into it. */
 export const rebuildProjection =
   (ctx: StoreContext) =>
-  (projection: Projection, options: ProjectionOptions = {}): Effect.Effect<number, CorruptEvent | DatabaseError> =>
+  (
+    projection: Projection,
+    options: ProjectionOptions = {},
+  ): Effect.Effect<number, CorruptEvent | DatabaseError> =>
     Effect.gen(function* () {
       yield* query("rebuild", () =>
         ctx.db.transaction().execute(async (tx) => {
           await projection.truncate(tx)
-          await sql`delete from ${ctx.ref("projection_checkpoints")} where name = ${projection.name}`.execute(tx)
+          await sql`delete from ${ctx.ref("projection_checkpoints")} where name = ${projection.name}`.execute(
+            tx,
+          )
         }),
       )
       return yield* catchUp(ctx)(projection, options)
@@ -210,7 +236,8 @@ export const rebuildSessions =
         }
         const last = decoded.success[decoded.success.length - 1]
         if (last === undefined) {
-          if (current !== null) done.push({ id: current.id, version: current.state.version, state: current.state })
+          if (current !== null)
+            done.push({ id: current.id, version: current.state.version, state: current.state })
           yield* flush(done)
           sessions += done.length
           return sessions

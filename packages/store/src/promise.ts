@@ -7,7 +7,15 @@
 import type { SessionCommand, SessionEvent, SessionState, StripeEvent } from "@idtrail/domain"
 import { Cause, Effect, Exit, Scope, Stream } from "effect"
 import type { AppendOptions, AppendResult } from "./append.ts"
-import type { FailureCount, HistoryEntry, RedactionEntry, StatusCount, TimeToVerified, TimeWindow, TransitionCount } from "./audit.ts"
+import type {
+  FailureCount,
+  HistoryEntry,
+  RedactionEntry,
+  StatusCount,
+  TimeToVerified,
+  TimeWindow,
+  TransitionCount,
+} from "./audit.ts"
 import { type EventStoreService, makeEventStore, type StoreOptions } from "./event-store.ts"
 import type { HandleOptions, HandleResult } from "./handle.ts"
 import type { CommandContext } from "./metadata.ts"
@@ -21,20 +29,39 @@ export interface PromiseStore {
   readonly url: string
   /** The Effect service underneath, for code that moves to Effect later. */
   readonly service: EventStoreService
-  appendToStream(streamId: string, events: ReadonlyArray<SessionEvent>, options: AppendOptions): Promise<AppendResult>
-  handle(streamId: string, command: SessionCommand, context: CommandContext, options?: HandleOptions): Promise<HandleResult>
+  appendToStream(
+    streamId: string,
+    events: ReadonlyArray<SessionEvent>,
+    options: AppendOptions,
+  ): Promise<AppendResult>
+  handle(
+    streamId: string,
+    command: SessionCommand,
+    context: CommandContext,
+    options?: HandleOptions,
+  ): Promise<HandleResult>
   observe(event: StripeEvent, context: CommandContext, options?: HandleOptions): Promise<HandleResult>
   state(streamId: string): Promise<SessionState>
-  readStream(streamId: string, options?: { readonly fromVersion?: number }): Promise<ReadonlyArray<RecordedEvent>>
+  readStream(
+    streamId: string,
+    options?: { readonly fromVersion?: number },
+  ): Promise<ReadonlyArray<RecordedEvent>>
   readAll(options: ReadAllOptions): Promise<ReadAllPage>
   /** Catch-up: every page after `after` until caught up (`for await`). */
-  readAllPages(options: { readonly after: Checkpoint | null; readonly pageSize?: number }): AsyncIterable<ReadAllPage>
+  readAllPages(options: {
+    readonly after: Checkpoint | null
+    readonly pageSize?: number
+  }): AsyncIterable<ReadAllPage>
   catchUp(projection: Projection, options?: ProjectionOptions): Promise<number>
   checkpoint(name: string): Promise<Checkpoint | null>
   rebuild(projection: Projection | "verification_sessions", options?: ProjectionOptions): Promise<number>
   readonly audit: {
     history(sessionId: string): Promise<ReadonlyArray<HistoryEntry>>
-    stateAt(sessionId: string, at: Date, options?: { readonly clock?: "recorded" | "stripe" }): Promise<SessionState>
+    stateAt(
+      sessionId: string,
+      at: Date,
+      options?: { readonly clock?: "recorded" | "stripe" },
+    ): Promise<SessionState>
     transitions(window: TimeWindow): Promise<ReadonlyArray<TransitionCount>>
     countsByStatus(): Promise<ReadonlyArray<StatusCount>>
     failureReasons(window: TimeWindow): Promise<ReadonlyArray<FailureCount>>

@@ -59,7 +59,9 @@ export const selectEvents =
 const decodeEvent = Schema.decodeUnknownResult(SessionEventSchema)
 
 /** Turns stored rows into recorded events; a row that no longer decodes is a `CorruptEvent`. */
-export const toRecorded = (rows: ReadonlyArray<EventRow>): Result.Result<Array<RecordedEvent>, CorruptEvent> => {
+export const toRecorded = (
+  rows: ReadonlyArray<EventRow>,
+): Result.Result<Array<RecordedEvent>, CorruptEvent> => {
   const out: Array<RecordedEvent> = new Array(rows.length)
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!
@@ -87,10 +89,17 @@ export const toRecorded = (rows: ReadonlyArray<EventRow>): Result.Result<Array<R
 
 /** Runs a query in `pg`'s array row mode (no per-row objects: the catch-up path reads millions of rows). */
 export const queryRows = async (
-  client: { query: (config: { text: string; values: Array<unknown>; rowMode: "array" }) => Promise<{ rows: Array<unknown> }> },
+  client: {
+    query: (config: {
+      text: string
+      values: Array<unknown>
+      rowMode: "array"
+    }) => Promise<{ rows: Array<unknown> }>
+  },
   text: string,
   values: Array<unknown>,
-): Promise<Array<EventRow>> => (await client.query({ text, values, rowMode: "array" })).rows as Array<EventRow>
+): Promise<Array<EventRow>> =>
+  (await client.query({ text, values, rowMode: "array" })).rows as Array<EventRow>
 
 /** The events of one stream in version order, from `fromVersion` (exclusive; 0 = from the start). */
 export const readStream =
@@ -98,7 +107,10 @@ export const readStream =
   (
     streamId: string,
     options: { readonly fromVersion?: number } = {},
-  ): Effect.Effect<ReadonlyArray<RecordedEvent>, InvalidStreamId | InvalidArgument | CorruptEvent | DatabaseError> =>
+  ): Effect.Effect<
+    ReadonlyArray<RecordedEvent>,
+    InvalidStreamId | InvalidArgument | CorruptEvent | DatabaseError
+  > =>
     Effect.gen(function* () {
       const id = yield* Effect.fromResult(checkStreamId(streamId))
       const from = options.fromVersion ?? 0
@@ -133,9 +145,15 @@ export const readAll =
     Effect.gen(function* () {
       const { after, limit } = options
       if (!Number.isSafeInteger(limit) || limit < 1 || limit > 10_000) {
-        return yield* new InvalidArgument({ argument: "limit", message: `limit must be 1 to 10000, got ${limit}` })
+        return yield* new InvalidArgument({
+          argument: "limit",
+          message: `limit must be 1 to 10000, got ${limit}`,
+        })
       }
-      if (after !== null && (typeof after.transactionId !== "bigint" || !Number.isSafeInteger(after.position))) {
+      if (
+        after !== null &&
+        (typeof after.transactionId !== "bigint" || !Number.isSafeInteger(after.position))
+      ) {
         return yield* new InvalidArgument({
           argument: "after",
           message: "after must be null or { transactionId: bigint, position: integer }",
@@ -146,7 +164,8 @@ export const readAll =
       const last = events[events.length - 1]
       return {
         events,
-        checkpoint: last === undefined ? after : { transactionId: last.transactionId, position: last.position },
+        checkpoint:
+          last === undefined ? after : { transactionId: last.transactionId, position: last.position },
       }
     })
 
@@ -176,7 +195,10 @@ const fetchPage = (ctx: StoreContext, after: Checkpoint | null, limit: number): 
  */
 export const readAllPages =
   (ctx: StoreContext) =>
-  (options: { readonly after: Checkpoint | null; readonly pageSize?: number }): Stream.Stream<ReadAllPage, CorruptEvent | DatabaseError> => {
+  (options: {
+    readonly after: Checkpoint | null
+    readonly pageSize?: number
+  }): Stream.Stream<ReadAllPage, CorruptEvent | DatabaseError> => {
     const pageSize = options.pageSize ?? 5000
     const checkpointOfRows = (rows: Array<EventRow>, fallback: Checkpoint | null): Checkpoint | null => {
       const last = rows[rows.length - 1]
@@ -194,7 +216,9 @@ export const readAllPages =
               const checkpoint = checkpointOfRows(rows, cursor.after)
               // Ask for the next page before decoding this one.
               const next: Cursor | null =
-                rows.length < pageSize ? null : { after: checkpoint, pending: fetchPage(ctx, checkpoint, pageSize) }
+                rows.length < pageSize
+                  ? null
+                  : { after: checkpoint, pending: fetchPage(ctx, checkpoint, pageSize) }
               // A failed prefetch is reported when it is awaited, not as an unhandled rejection.
               next?.pending.catch(() => {})
               const events = yield* Effect.fromResult(toRecorded(rows))

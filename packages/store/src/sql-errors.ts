@@ -8,7 +8,15 @@
 import { Effect } from "effect"
 import { EventLogImmutable, StoreFailure, StoreUnavailable } from "./errors.ts"
 
-const networkCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "EAI_AGAIN"])
+const networkCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "EAI_AGAIN",
+])
 const unavailableMessages = [
   "timeout exceeded when trying to connect",
   "Connection terminated",
@@ -27,7 +35,8 @@ export const sqlState = (error: unknown): string | undefined => {
 /** `true` when the error says the database could not be reached rather than that a query failed. */
 export const isUnavailable = (error: unknown): boolean => {
   const code = sqlState(error)
-  if (code !== undefined && (networkCodes.has(code) || code.startsWith("08") || code.startsWith("57P"))) return true
+  if (code !== undefined && (networkCodes.has(code) || code.startsWith("08") || code.startsWith("57P")))
+    return true
   const message = error instanceof Error ? error.message : String(error)
   return unavailableMessages.some((m) => message.includes(m))
 }

@@ -39,8 +39,11 @@ describe.each(backends)("appendToStream on $name", ({ databaseUrl }) => {
   })
   const count = async (table: string) =>
     Number(
-      (await sql<{ n: string }>`select count(*) as n from ${sql.raw(`"${store.schema}".${table}`)}`.execute(store.service.db))
-        .rows[0]!.n,
+      (
+        await sql<{ n: string }>`select count(*) as n from ${sql.raw(`"${store.schema}".${table}`)}`.execute(
+          store.service.db,
+        )
+      ).rows[0]!.n,
     )
 
   it("stores a batch with versions 1..n, returns its positions and updates the session projection", async () => {
@@ -63,8 +66,14 @@ describe.each(backends)("appendToStream on $name", ({ databaseUrl }) => {
     const state = await store.state("vs_a1")
     expect(state.version).toBe(2)
     expect(state.facts?.status).toBe("processing")
-    const row = await sql<{ status: string; version: string; metadata: unknown }>`select status, version, metadata
-      from ${sql.raw(`"${store.schema}".verification_sessions`)} where session_id = 'vs_a1'`.execute(store.service.db)
+    const row = await sql<{
+      status: string
+      version: string
+      metadata: unknown
+    }>`select status, version, metadata
+      from ${sql.raw(`"${store.schema}".verification_sessions`)} where session_id = 'vs_a1'`.execute(
+      store.service.db,
+    )
     expect(row.rows[0]).toEqual({ status: "processing", version: "2", metadata: { order: "42" } })
   })
 
@@ -104,13 +113,20 @@ describe.each(backends)("appendToStream on $name", ({ databaseUrl }) => {
   })
 
   it("refuses to create a stream twice: expected version 0 on an existing stream is a conflict", async () => {
-    const result = await store.appendToStream("vs_a1", [started("vs_a1")], { expectedVersion: 0, metadata: metadata() })
+    const result = await store.appendToStream("vs_a1", [started("vs_a1")], {
+      expectedVersion: 0,
+      metadata: metadata(),
+    })
     expect(result).toEqual({ _tag: "VersionConflict", expected: 0, actual: 2 })
   })
 
   it("refuses UPDATE, DELETE and TRUNCATE of the event log with a clear message", async () => {
     const events = `"${store.schema}".events`
-    for (const statement of [`update ${events} set type = 'x'`, `delete from ${events}`, `truncate ${events}`]) {
+    for (const statement of [
+      `update ${events} set type = 'x'`,
+      `delete from ${events}`,
+      `truncate ${events}`,
+    ]) {
       await expect(sql.raw(statement).execute(store.service.db)).rejects.toThrow(/append-only/)
     }
     expect(await count("events")).toBeGreaterThan(0)
@@ -118,7 +134,11 @@ describe.each(backends)("appendToStream on $name", ({ databaseUrl }) => {
 
   it("never stores client_secret or url: the snapshot's secrets are not in any event", async () => {
     const session = snapshot("vs_a2", "requires_input")
-    await store.handle("vs_a2", { _tag: "Observe", session, source: "api", observedAt: 200 }, { actor: metadata().actor })
+    await store.handle(
+      "vs_a2",
+      { _tag: "Observe", session, source: "api", observedAt: 200 },
+      { actor: metadata().actor },
+    )
     const raw = await sql<{ text: string }>`select string_agg(data::text || metadata::text, '') as text
       from ${sql.raw(`"${store.schema}".events`)} where stream_id = 'vs_a2'`.execute(store.service.db)
     expect(raw.rows[0]!.text).not.toContain("secret")

@@ -10,7 +10,12 @@ import { actor, backends, observation, openTestStore, snapshot } from "./fixture
 
 const monthStart = Date.UTC(2026, 9, 1) / 1000
 const day = 86_400
-const codes = ["document_expired", "selfie_face_mismatch", "document_unverified_other", "consent_declined"] as const
+const codes = [
+  "document_expired",
+  "selfie_face_mismatch",
+  "document_unverified_other",
+  "consent_declined",
+] as const
 
 /** A small deterministic PRNG (mulberry32), so every run generates the same month. */
 const prng = (seed: number) => () => {
@@ -105,20 +110,31 @@ const expected = (plans: ReadonlyArray<Plan>) => ({
       const status = p.steps[p.steps.length - 1]!.status
       counts.set(status, (counts.get(status) ?? 0) + 1)
     }
-    return [...counts].map(([status, sessions]) => ({ status, sessions })).sort((a, b) => (a.status < b.status ? -1 : 1))
+    return [...counts]
+      .map(([status, sessions]) => ({ status, sessions }))
+      .sort((a, b) => (a.status < b.status ? -1 : 1))
   },
   failureReasons: (w: TimeWindow) => {
     const counts = new Map<string, number>()
-    for (const p of plans) for (const s of p.steps) if (s.code && inWindow(s.at, w)) counts.set(s.code, (counts.get(s.code) ?? 0) + 1)
+    for (const p of plans)
+      for (const s of p.steps)
+        if (s.code && inWindow(s.at, w)) counts.set(s.code, (counts.get(s.code) ?? 0) + 1)
     return [...counts].map(([code, count]) => ({ code, count }))
   },
   timeToVerified: (w: TimeWindow) => {
     const seconds = plans
-      .flatMap((p) => p.steps.filter((s) => s.status === "verified" && s.redaction === undefined).map((s) => ({ p, s })))
+      .flatMap((p) =>
+        p.steps.filter((s) => s.status === "verified" && s.redaction === undefined).map((s) => ({ p, s })),
+      )
       .filter(({ s }) => inWindow(s.at, w))
       .map(({ p, s }) => s.at - p.created)
       .sort((a, b) => a - b)
-    return { sessions: seconds.length, p50: percentile(seconds, 0.5), p90: percentile(seconds, 0.9), p99: percentile(seconds, 0.99) }
+    return {
+      sessions: seconds.length,
+      p50: percentile(seconds, 0.5),
+      p90: percentile(seconds, 0.9),
+      p99: percentile(seconds, 0.99),
+    }
   },
   redactions: () =>
     plans
@@ -133,7 +149,8 @@ const expected = (plans: ReadonlyArray<Plan>) => ({
   statusAt: (p: Plan, at: number) => [...p.steps].reverse().find((s) => s.at <= at)?.status ?? null,
 })
 
-const sortBy = <T>(rows: ReadonlyArray<T>, key: (t: T) => string) => [...rows].sort((a, b) => (key(a) < key(b) ? -1 : 1))
+const sortBy = <T>(rows: ReadonlyArray<T>, key: (t: T) => string) =>
+  [...rows].sort((a, b) => (key(a) < key(b) ? -1 : 1))
 
 describe.each(backends)("audit queries on $name, over a generated month", ({ databaseUrl }) => {
   let store: Awaited<ReturnType<typeof openTestStore>>
@@ -157,7 +174,11 @@ describe.each(backends)("audit queries on $name, over a generated month", ({ dat
       .sort((a, b) => (a.s?.at ?? a.p.redactRequestedAt!) - (b.s?.at ?? b.p.redactRequestedAt!))
     for (const { p, s, k } of deliveries) {
       if (s === undefined) {
-        await store.handle(p.id, { _tag: "RequestRedact", sessionId: p.id, requestedAt: p.redactRequestedAt! }, { actor })
+        await store.handle(
+          p.id,
+          { _tag: "RequestRedact", sessionId: p.id, requestedAt: p.redactRequestedAt! },
+          { actor },
+        )
         continue
       }
       const session = snapshot(p.id, s.status, {
@@ -176,15 +197,26 @@ describe.each(backends)("audit queries on $name, over a generated month", ({ dat
   })
 
   it("the generated month has every kind of history", () => {
-    expect(truth.countsByStatus().map((c) => c.status)).toEqual(["canceled", "processing", "requires_input", "verified"])
+    expect(truth.countsByStatus().map((c) => c.status)).toEqual([
+      "canceled",
+      "processing",
+      "requires_input",
+      "verified",
+    ])
     expect(truth.failureReasons(windows[0]!).length).toBe(codes.length)
     expect(truth.timeToVerified(windows[0]!).sessions).toBeGreaterThan(30)
-    expect(new Set(truth.redactions().map((r) => r.redaction))).toEqual(new Set(["redacted", "pending", "requested"]))
+    expect(new Set(truth.redactions().map((r) => r.redaction))).toEqual(
+      new Set(["redacted", "pending", "requested"]),
+    )
   })
 
   it("current counts by status (function and view)", async () => {
     expect(await store.audit.countsByStatus()).toEqual(truth.countsByStatus())
-    const view = await sql.raw(`select status, sessions::int as sessions from "${store.schema}".session_counts_by_status order by status`).execute(store.service.db)
+    const view = await sql
+      .raw(
+        `select status, sessions::int as sessions from "${store.schema}".session_counts_by_status order by status`,
+      )
+      .execute(store.service.db)
     expect(view.rows).toEqual(truth.countsByStatus())
   })
 
@@ -213,7 +245,10 @@ describe.each(backends)("audit queries on $name, over a generated month", ({ dat
   })
 
   it("sessions redacted, pending redaction, or with a redaction requested", async () => {
-    const got = (await store.audit.redactions()).map((r) => ({ sessionId: r.sessionId, redaction: r.redaction }))
+    const got = (await store.audit.redactions()).map((r) => ({
+      sessionId: r.sessionId,
+      redaction: r.redaction,
+    }))
     expect(got).toEqual(truth.redactions())
     expect(got.length).toBeGreaterThan(0)
   })
@@ -224,7 +259,9 @@ describe.each(backends)("audit queries on $name, over a generated month", ({ dat
       for (const at of [p.created - 1, p.created, Math.floor((p.created + last) / 2), last + 1]) {
         const state = await store.audit.stateAt(p.id, new Date(at * 1000), { clock: "stripe" })
         expect(state.facts?.status ?? null).toBe(truth.statusAt(p, at))
-        const view = await sql<{ status: string }>`select status from ${sql.raw(`"${store.schema}".session_status_intervals`)}
+        const view = await sql<{
+          status: string
+        }>`select status from ${sql.raw(`"${store.schema}".session_status_intervals`)}
           where session_id = ${p.id} and valid_from <= to_timestamp(${at})
             and (valid_until is null or valid_until > to_timestamp(${at}))`.execute(store.service.db)
         expect(view.rows[0]?.status ?? null).toBe(truth.statusAt(p, at))
@@ -236,7 +273,14 @@ describe.each(backends)("audit queries on $name, over a generated month", ({ dat
     const p = plans.find((x) => x.steps.length >= 3)!
     const history = await store.audit.history(p.id)
     expect(history.length).toBeGreaterThanOrEqual(3)
-    expect(history[0]).toMatchObject({ version: 1, type: "SessionStarted", source: "webhook", stripeEventId: `evt_${p.id}_0`, causationId: `evt_${p.id}_0`, actor })
+    expect(history[0]).toMatchObject({
+      version: 1,
+      type: "SessionStarted",
+      source: "webhook",
+      stripeEventId: `evt_${p.id}_0`,
+      causationId: `evt_${p.id}_0`,
+      actor,
+    })
     const view = await sql<{ version: string; type: string; stripe_event_id: string; actor_id: string }>`
       select version, type, stripe_event_id, actor_id from ${sql.raw(`"${store.schema}".session_history`)}
       where session_id = ${p.id} order by version`.execute(store.service.db)

@@ -86,7 +86,10 @@ describe.each(backends)("bad input on $name: a typed error, and nothing written"
     ["a Date", { document: { d: new Date(0) } }],
   ])("non-JSON data (%s) is InvalidEvent", async (_, to) => {
     await failsWith(
-      store.appendToStream("vs_bad", [updated("vs_bad", to) as never], { expectedVersion: 0, metadata: metadata() }),
+      store.appendToStream("vs_bad", [updated("vs_bad", to) as never], {
+        expectedVersion: 0,
+        metadata: metadata(),
+      }),
       "InvalidEvent",
       /not JSON/,
     )
@@ -100,7 +103,10 @@ describe.each(backends)("bad input on $name: a typed error, and nothing written"
     ["a client secret as a value", { document: { note: "vs_123_secret_abc" } }],
   ])("a payload carrying %s is ForbiddenField", async (_, to) => {
     await failsWith(
-      store.appendToStream("vs_bad", [updated("vs_bad", to) as never], { expectedVersion: 0, metadata: metadata() }),
+      store.appendToStream("vs_bad", [updated("vs_bad", to) as never], {
+        expectedVersion: 0,
+        metadata: metadata(),
+      }),
       "ForbiddenField",
       /secret or personal data/,
     )
@@ -109,7 +115,14 @@ describe.each(backends)("bad input on $name: a typed error, and nothing written"
   it("merchant metadata may use any key, even url", async () => {
     const result = await store.appendToStream(
       "vs_meta",
-      [{ _tag: "SessionUpdated", sessionId: "vs_meta", at: 1, changes: [{ field: "metadata", from: {}, to: { url: "x" } }] }],
+      [
+        {
+          _tag: "SessionUpdated",
+          sessionId: "vs_meta",
+          at: 1,
+          changes: [{ field: "metadata", from: {}, to: { url: "x" } }],
+        },
+      ],
       { expectedVersion: 0, metadata: metadata() },
     )
     expect(result._tag).toBe("Appended")
@@ -118,10 +131,14 @@ describe.each(backends)("bad input on $name: a typed error, and nothing written"
 
   it("an event larger than 256 KiB is PayloadTooLarge", async () => {
     await failsWith(
-      store.appendToStream("vs_bad", [updated("vs_bad", { document: { big: "x".repeat(300 * 1024) } }) as never], {
-        expectedVersion: 0,
-        metadata: metadata(),
-      }),
+      store.appendToStream(
+        "vs_bad",
+        [updated("vs_bad", { document: { big: "x".repeat(300 * 1024) } }) as never],
+        {
+          expectedVersion: 0,
+          metadata: metadata(),
+        },
+      ),
       "PayloadTooLarge",
       /limit is 262144/,
     )
@@ -149,7 +166,11 @@ describe.each(backends)("bad input on $name: a typed error, and nothing written"
 
   it("a command the decider rejects fails with the domain's error", async () => {
     await failsWith(
-      store.handle("vs_unknown", { _tag: "RequestCancel", sessionId: "vs_unknown", requestedAt: 5 }, { actor }),
+      store.handle(
+        "vs_unknown",
+        { _tag: "RequestCancel", sessionId: "vs_unknown", requestedAt: 5 },
+        { actor },
+      ),
       "SessionNotFound",
       /no session with this id/,
     )
@@ -175,7 +196,10 @@ describe.each(backends)("bad input on $name: a typed error, and nothing written"
 
 describe("a database that is down", () => {
   it("opening a store on a port nobody listens on is StoreUnavailable", async () => {
-    const error = await openStore({ databaseUrl: "postgres://postgres@127.0.0.1:1/nothing", connectTimeoutMs: 2000 }).then(
+    const error = await openStore({
+      databaseUrl: "postgres://postgres@127.0.0.1:1/nothing",
+      connectTimeoutMs: 2000,
+    }).then(
       () => undefined,
       (e: unknown) => e,
     )
@@ -197,14 +221,23 @@ describe("a database that is down", () => {
     })
     await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve))
     const proxyUrl = `postgres://postgres@127.0.0.1:${(proxy.address() as net.AddressInfo).port}/postgres`
-    const store = await openStore({ databaseUrl: proxyUrl, schema: "down_test", poolSize: 1, connectTimeoutMs: 1000 })
+    const store = await openStore({
+      databaseUrl: proxyUrl,
+      schema: "down_test",
+      poolSize: 1,
+      connectTimeoutMs: 1000,
+    })
     const event = { _tag: "SessionSubmitted", sessionId: "vs_1", at: 1 } as const
-    expect((await store.appendToStream("vs_1", [event], { expectedVersion: 0, metadata: metadata() }))._tag).toBe("Appended")
+    expect(
+      (await store.appendToStream("vs_1", [event], { expectedVersion: 0, metadata: metadata() }))._tag,
+    ).toBe("Appended")
 
     proxy.close()
     for (const socket of sockets) socket.destroy()
     const exit = await Effect.runPromiseExit(
-      Effect.flip(store.service.appendToStream("vs_1", [event], { expectedVersion: 1, metadata: metadata() })),
+      Effect.flip(
+        store.service.appendToStream("vs_1", [event], { expectedVersion: 1, metadata: metadata() }),
+      ),
     )
     expect(exit._tag === "Success" && exit.value._tag).toBe("StoreUnavailable")
     expect(exit._tag === "Success" && exit.value.message).toMatch(/database is unavailable/)

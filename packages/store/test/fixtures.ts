@@ -2,8 +2,9 @@
  * Test fixtures: Stripe-shaped session snapshots and the commands built from them, and a store
  * per test file in its own Postgres schema.
  */
-import { sql } from "kysely"
+
 import type { Observe, SessionCommand, VerificationSession } from "@idtrail/domain"
+import { sql } from "kysely"
 import { type EventMetadata, openStore, type PromiseStore, type StoreOptions } from "../src/index.ts"
 
 /** A session as Stripe's API renders it; `overrides` replace fields. */

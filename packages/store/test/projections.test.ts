@@ -24,13 +24,14 @@ const eventsByType = (store: Store, name = "events_by_type", failOn?: string): P
   }
 }
 
-const rowsOf = async (store: Store, query: string) => (await sql.raw(query).execute(store.service.db)).rows
+const rowsOf = async (store: Store, query: string) =>
+  (await sql.raw<Record<string, unknown>>(query).execute(store.service.db)).rows
 
 /** Sessions moving through their lifecycle, by the decider. */
 const lifecycle = async (store: Store, id: string, statuses: ReadonlyArray<string>) => {
-  let at = 100
-  for (const status of statuses) {
-    await store.handle(id, observation(snapshot(id, status), (at += 10), "webhook", `evt_${id}_${at}`), { actor })
+  for (const [i, status] of statuses.entries()) {
+    const at = 110 + 10 * i
+    await store.handle(id, observation(snapshot(id, status), at, "webhook", `evt_${id}_${at}`), { actor })
   }
 }
 
@@ -39,7 +40,9 @@ describe.each(backends)("projections on $name", ({ databaseUrl }) => {
   beforeAll(async () => {
     store = await openTestStore(databaseUrl)
     for (const name of ["events_by_type", "failing"]) {
-      await sql.raw(`create table "${store.schema}".${name} (type text primary key, count bigint not null)`).execute(store.service.db)
+      await sql
+        .raw(`create table "${store.schema}".${name} (type text primary key, count bigint not null)`)
+        .execute(store.service.db)
     }
     await lifecycle(store, "vs_p1", ["requires_input", "processing", "verified"])
     await lifecycle(store, "vs_p2", ["requires_input", "processing", "requires_input", "canceled"])
@@ -53,8 +56,12 @@ describe.each(backends)("projections on $name", ({ databaseUrl }) => {
   /** The counts an independent fold of every stream gives. */
   const expectedCounts = async (ids: ReadonlyArray<string>) => {
     const byType = new Map<string, number>()
-    for (const id of ids) for (const e of await store.readStream(id)) byType.set(e.event._tag, (byType.get(e.event._tag) ?? 0) + 1)
-    return [...byType].sort(([a], [b]) => (a < b ? -1 : 1)).map(([type, count]) => ({ type, count: String(count) }))
+    for (const id of ids)
+      for (const e of await store.readStream(id))
+        byType.set(e.event._tag, (byType.get(e.event._tag) ?? 0) + 1)
+    return [...byType]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([type, count]) => ({ type, count: String(count) }))
   }
 
   it("catchUp applies every event once and saves the checkpoint; a second catchUp applies nothing", async () => {
@@ -87,7 +94,7 @@ describe.each(backends)("projections on $name", ({ databaseUrl }) => {
   it("replaying the log into a projection N times leaves the same rows (rebuild = truncate + replay)", async () => {
     const once = await counts()
     expect(once).toEqual(await expectedCounts(["vs_p1", "vs_p2", "vs_p3", "vs_p4"]))
-    const total = once.reduce((n, r) => n + Number(r.count), 0)
+    const total = once.reduce((n: number, r) => n + Number(r.count), 0)
     for (let n = 0; n < 3; n++) {
       expect(await store.rebuild(eventsByType(store), { batchSize: 4 })).toBe(total)
       expect(await counts()).toEqual(once)

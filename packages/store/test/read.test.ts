@@ -20,7 +20,11 @@ describe.each(backends)("reading on $name", ({ databaseUrl }) => {
       let state = initialState
       for (let batch = 0; batch < 5; batch++) {
         const events = Array.from({ length: 7 }, (_, i) => change(stream, batch * 7 + i))
-        const result = await store.appendToStream(stream, events, { expectedVersion: state.version, metadata: metadata(), state })
+        const result = await store.appendToStream(stream, events, {
+          expectedVersion: state.version,
+          metadata: metadata(),
+          state,
+        })
         if (result._tag !== "Appended") throw new Error(result._tag)
         positions.push(...result.positions)
         state = result.state
@@ -53,16 +57,21 @@ describe.each(backends)("reading on $name", ({ databaseUrl }) => {
     expect(await store.readStream("vs_nothing")).toEqual([])
   })
 
-  it.each([1, 4, 35, 1000])("readAll in pages of %i returns every event exactly once, in (transaction id, position) order", async (limit) => {
-    const events = await readEverything(limit)
-    expect(events.map((e) => e.position).sort((a, b) => a - b)).toEqual([...positions].sort((a, b) => a - b))
-    const keys = events.map((e) => [e.transactionId, e.position] as const)
-    for (let i = 1; i < keys.length; i++) {
-      const [t0, p0] = keys[i - 1]!
-      const [t1, p1] = keys[i]!
-      expect(t1 > t0 || (t1 === t0 && p1 > p0)).toBe(true)
-    }
-  })
+  it.each([1, 4, 35, 1000])(
+    "readAll in pages of %i returns every event exactly once, in (transaction id, position) order",
+    async (limit) => {
+      const events = await readEverything(limit)
+      expect(events.map((e) => e.position).sort((a, b) => a - b)).toEqual(
+        [...positions].sort((a, b) => a - b),
+      )
+      const keys = events.map((e) => [e.transactionId, e.position] as const)
+      for (let i = 1; i < keys.length; i++) {
+        const [t0, p0] = keys[i - 1]!
+        const [t1, p1] = keys[i]!
+        expect(t1 > t0 || (t1 === t0 && p1 > p0)).toBe(true)
+      }
+    },
+  )
 
   it("readAll after the last checkpoint returns nothing and keeps the checkpoint", async () => {
     const events = await readEverything(1000)
@@ -73,7 +82,8 @@ describe.each(backends)("reading on $name", ({ databaseUrl }) => {
 
   it("readAllPages catches up with the whole log, page by page", async () => {
     const seen: Array<number> = []
-    for await (const page of store.readAllPages({ after: null, pageSize: 10 })) seen.push(...page.events.map((e) => e.position))
+    for await (const page of store.readAllPages({ after: null, pageSize: 10 }))
+      seen.push(...page.events.map((e) => e.position))
     expect(seen.sort((a, b) => a - b)).toEqual([...positions].sort((a, b) => a - b))
   })
 
@@ -83,7 +93,9 @@ describe.each(backends)("reading on $name", ({ databaseUrl }) => {
       store.service.db,
     )
     // Open a second store on the same database (for PGlite, through its embedded server).
-    await expect(openStore({ databaseUrl: store.url, schema: store.schema, poolSize: 1 })).rejects.toMatchObject({
+    await expect(
+      openStore({ databaseUrl: store.url, schema: store.schema, poolSize: 1 }),
+    ).rejects.toMatchObject({
       _tag: "TransactionIdsAhead",
       storedMax: "9000000000000000",
     })
