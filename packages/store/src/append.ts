@@ -11,7 +11,7 @@ import { Effect, Result, Schema } from "effect"
 import { sql } from "kysely"
 import type { StoreContext } from "./context.ts"
 import { type AppendInputError, type CorruptEvent, type DatabaseError, InvalidArgument } from "./errors.ts"
-import { checkStreamId, type EncodedEvent, encodeForStorage } from "./guards.ts"
+import { checkStreamId, encodeForStorage } from "./guards.ts"
 import { EventMetadata } from "./metadata.ts"
 import { readStream } from "./read.ts"
 import { query, sqlState, toStoreError } from "./sql-errors.ts"
@@ -92,6 +92,127 @@ export const loadState =
       return fold(events.map((e) => e.event))
     })
 
+/** A validated append, ready to send once the state before it is known. */
+interface PreparedAppend {
+  readonly id: string
+  readonly expectedVersion: number
+  readonly stripeEventId: string | null
+  readonly events: ReadonlyArray<SessionEvent>
+  readonly batch: string
+  readonly metadata: string
+}
+
+/** Every check of an append, synchronously: bad input never reaches the database. */
+const prepare = (
+  streamId: string,
+  events: ReadonlyArray<SessionEvent>,
+  options: AppendOptions,
+): Result.Result<PreparedAppend, AppendInputError> => {
+  const id = checkStreamId(streamId)
+  if (Result.isFailure(id)) return Result.fail(id.failure)
+  const { expectedVersion } = options
+  if (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0) {
+    return Result.fail(
+      new InvalidArgument({
+        argument: "expectedVersion",
+        message: `expectedVersion must be a non-negative integer, got ${String(expectedVersion)}`,
+      }),
+    )
+  }
+  if (!Array.isArray(events) || events.length === 0) {
+    return Result.fail(
+      new InvalidArgument({ argument: "events", message: "an append needs at least one event" }),
+    )
+  }
+  const stripeEventId = options.stripeEventId ?? null
+  if (stripeEventId !== null && (typeof stripeEventId !== "string" || stripeEventId.length === 0)) {
+    return Result.fail(
+      new InvalidArgument({
+        argument: "stripeEventId",
+        message: "stripeEventId must be a non-empty string when present",
+      }),
+    )
+  }
+  const metadata = decodeMetadata(options.metadata)
+  if (Result.isFailure(metadata)) {
+    return Result.fail(
+      new InvalidArgument({
+        argument: "metadata",
+        message: `metadata is not valid: ${metadata.failure.message}`,
+      }),
+    )
+  }
+  const encoded: Array<string> = new Array(events.length)
+  for (let i = 0; i < events.length; i++) {
+    const result = encodeForStorage(events[i], i)
+    if (Result.isFailure(result)) return Result.fail(result.failure)
+    encoded[i] = result.success.json
+  }
+  return Result.succeed({
+    id: id.success,
+    expectedVersion,
+    stripeEventId,
+    events,
+    batch: `[${encoded.join(",")}]`,
+    metadata: JSON.stringify(metadata.success),
+  })
+}
+
+/** Sends a prepared append: one call of the schema's `append_to_stream`. */
+const send = (
+  ctx: StoreContext,
+  append: PreparedAppend,
+  before: SessionState,
+): Effect.Effect<AppendResult, DatabaseError> => {
+  const after = fold(append.events, before)
+  return Effect.tryPromise({
+    // Straight to pg, as a prepared statement: the hot path skips kysely's query building.
+    try: () =>
+      ctx.connection.pool.query<AppendRow>({
+        name: `idtrail_append_${ctx.schema}`,
+        text: `select outcome, version, positions from "${ctx.schema}".append_to_stream($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb)`,
+        values: [
+          append.id,
+          append.expectedVersion,
+          append.stripeEventId,
+          append.batch,
+          append.metadata,
+          JSON.stringify(after),
+        ],
+      }),
+    catch: (error) => error,
+  }).pipe(
+    Effect.matchEffect({
+      onFailure: (error) =>
+        // Two writers raced with the same Stripe event on different versions: the unique index decided.
+        sqlState(error) === "23505" &&
+        String((error as { constraint?: string }).constraint).includes("stripe_event_id")
+          ? Effect.succeed<AppendResult>({ _tag: "Duplicate", stripeEventId: append.stripeEventId! })
+          : Effect.fail(toStoreError("appendToStream", error)),
+      onSuccess: (result) => {
+        const row = result.rows[0]!
+        switch (row.outcome) {
+          case "appended":
+            return Effect.succeed<AppendResult>({
+              _tag: "Appended",
+              nextVersion: Number(row.version),
+              positions: (row.positions ?? []).map(Number),
+              state: after,
+            })
+          case "duplicate":
+            return Effect.succeed<AppendResult>({ _tag: "Duplicate", stripeEventId: append.stripeEventId! })
+          default:
+            return Effect.succeed<AppendResult>({
+              _tag: "VersionConflict",
+              expected: append.expectedVersion,
+              actual: Number(row.version),
+            })
+        }
+      },
+    }),
+  )
+}
+
 /** Appends `events` to `streamId` if the stream is still at `expectedVersion`. */
 export const appendToStream =
   (ctx: StoreContext) =>
@@ -99,82 +220,30 @@ export const appendToStream =
     streamId: string,
     events: ReadonlyArray<SessionEvent>,
     options: AppendOptions,
-  ): Effect.Effect<AppendResult, AppendInputError | CorruptEvent | DatabaseError> =>
-    Effect.gen(function* () {
-      const id = yield* Effect.fromResult(checkStreamId(streamId))
-      const { expectedVersion } = options
-      if (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0) {
-        return yield* new InvalidArgument({
-          argument: "expectedVersion",
-          message: `expectedVersion must be a non-negative integer, got ${String(expectedVersion)}`,
-        })
+  ): Effect.Effect<AppendResult, AppendInputError | CorruptEvent | DatabaseError> => {
+    const prepared = prepare(streamId, events, options)
+    if (Result.isFailure(prepared)) return Effect.fail(prepared.failure)
+    const append = prepared.success
+    if (options.state !== undefined) {
+      if (options.state.version !== append.expectedVersion) {
+        return Effect.fail(
+          new InvalidArgument({
+            argument: "state",
+            message: `state is at version ${options.state.version}, but expectedVersion is ${append.expectedVersion}`,
+          }),
+        )
       }
-      if (!Array.isArray(events) || events.length === 0) {
-        return yield* new InvalidArgument({
-          argument: "events",
-          message: "an append needs at least one event",
-        })
-      }
-      const stripeEventId = options.stripeEventId ?? null
-      if (stripeEventId !== null && (typeof stripeEventId !== "string" || stripeEventId.length === 0)) {
-        return yield* new InvalidArgument({
-          argument: "stripeEventId",
-          message: "stripeEventId must be a non-empty string when present",
-        })
-      }
-      const metadata = decodeMetadata(options.metadata)
-      if (Result.isFailure(metadata)) {
-        return yield* new InvalidArgument({
-          argument: "metadata",
-          message: `metadata is not valid: ${metadata.failure.message}`,
-        })
-      }
-      const encoded: Array<EncodedEvent> = []
-      for (let i = 0; i < events.length; i++) {
-        encoded.push(yield* Effect.fromResult(encodeForStorage(events[i], i)))
-      }
-      const before = options.state ?? (expectedVersion === 0 ? initialState : yield* loadState(ctx)(id))
-      if (before.version !== expectedVersion) {
-        // The stream moved on since the caller looked; report it like the database would.
-        if (options.state === undefined) {
-          return { _tag: "VersionConflict", expected: expectedVersion, actual: before.version } as const
-        }
-        return yield* new InvalidArgument({
-          argument: "state",
-          message: `state is at version ${before.version}, but expectedVersion is ${expectedVersion}`,
-        })
-      }
-      const after = fold(events, before)
-      const batch = `[${encoded.map((e) => e.json).join(",")}]`
-      const rows = yield* Effect.tryPromise({
-        try: () =>
-          sql<AppendRow>`select * from ${ctx.ref("append_to_stream")}(${id}, ${expectedVersion}, ${stripeEventId},
-            ${batch}::jsonb, ${JSON.stringify(metadata.success)}::jsonb, ${JSON.stringify(after)}::jsonb)`.execute(
-            ctx.db,
-          ),
-        catch: (error) => error,
-      }).pipe(
-        Effect.map((r) => r.rows),
-        Effect.catch((error) =>
-          // Two writers raced with the same Stripe event on different versions: the unique index decided.
-          sqlState(error) === "23505" &&
-          String((error as { constraint?: string }).constraint).includes("stripe_event_id")
-            ? Effect.succeed<Array<AppendRow>>([{ outcome: "duplicate", version: null, positions: null }])
-            : Effect.fail(toStoreError("appendToStream", error)),
-        ),
-      )
-      const row = rows[0]!
-      switch (row.outcome) {
-        case "appended":
-          return {
-            _tag: "Appended",
-            nextVersion: Number(row.version),
-            positions: (row.positions ?? []).map(Number),
-            state: after,
-          } as const
-        case "duplicate":
-          return { _tag: "Duplicate", stripeEventId: stripeEventId! } as const
-        default:
-          return { _tag: "VersionConflict", expected: expectedVersion, actual: Number(row.version) } as const
-      }
-    })
+      return send(ctx, append, options.state)
+    }
+    if (append.expectedVersion === 0) return send(ctx, append, initialState)
+    // Without the caller's state, read it: one more round trip.
+    return Effect.flatMap(loadState(ctx)(append.id), (before) =>
+      before.version === append.expectedVersion
+        ? send(ctx, append, before)
+        : Effect.succeed<AppendResult>({
+            _tag: "VersionConflict",
+            expected: append.expectedVersion,
+            actual: before.version,
+          }),
+    )
+  }

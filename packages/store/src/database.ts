@@ -32,12 +32,39 @@ export interface Connection {
   readonly close: () => Promise<void>
 }
 
+// Our own parsers for the types the store reads, so another library that changes pg's global
+// parsers (some turn int8 into BigInt, or parse JSON with a reviver) changes nothing here.
+const identity = (value: string): string => value
+const ownParsers: ReadonlyMap<number, (value: string) => unknown> = new Map<
+  number,
+  (value: string) => unknown
+>([
+  [16, (value) => value === "t"], // bool
+  [20, identity], // int8: exact, as text
+  [21, Number], // int2
+  [23, Number], // int4
+  [25, identity], // text
+  [114, JSON.parse], // json
+  [700, Number.parseFloat], // float4
+  [701, Number.parseFloat], // float8
+  [1043, identity], // varchar
+  [3802, JSON.parse], // jsonb
+  [5069, identity], // xid8: exact, as text
+])
+const types = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    (format ?? "text") === "text" && ownParsers.has(oid)
+      ? ownParsers.get(oid)!
+      : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
+}
+
 const makePool = (url: string, max: number, connectTimeoutMs: number, idleTimeoutMillis: number): pg.Pool => {
   const pool = new pg.Pool({
     connectionString: url,
     max,
     connectionTimeoutMillis: connectTimeoutMs,
     idleTimeoutMillis,
+    types,
   })
   // A client losing its server must not crash the process (an 'error' event without a listener
   // throws); the query in flight, or the next one, reports it as StoreUnavailable.

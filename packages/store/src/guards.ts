@@ -58,31 +58,59 @@ export const forbiddenKeys: ReadonlySet<string> = new Set([
 // A Stripe client secret looks like `vs_…_secret_…`, wherever it hides.
 const clientSecretPattern = /^[a-z]+_[A-Za-z0-9]+_secret_[A-Za-z0-9]+$/
 
+/** What one walk over a value found: the first forbidden path, and whether JSON can hold it faithfully. */
+interface Inspection {
+  forbidden: string | undefined
+  faithful: boolean
+}
+
 /**
- * Finds a secret or personal field anywhere in a JSON value. Merchant metadata (any object under
- * a `metadata` key, and the sides of a metadata change) holds the merchant's own keys, so only
- * its values are checked there.
+ * One walk over a value: finds a secret or personal field anywhere, and anything JSON cannot
+ * say faithfully (undefined, functions, symbols, BigInt, NaN, class instances such as Date).
+ * Merchant metadata (any object under a `metadata` key, and the sides of a metadata change)
+ * holds the merchant's own keys, so only its values are checked there.
  */
-export const findForbidden = (value: unknown, path = "$", merchantKeys = false): string | undefined => {
-  if (typeof value === "string") return clientSecretPattern.test(value) ? path : undefined
-  if (typeof value !== "object" || value === null) return undefined
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findForbidden(value[i], `${path}[${i}]`, false)
-      if (found !== undefined) return found
+const inspect = (value: unknown, path: string, merchantKeys: boolean, out: Inspection): void => {
+  switch (typeof value) {
+    case "string":
+      if (out.forbidden === undefined && clientSecretPattern.test(value)) out.forbidden = path
+      return
+    case "boolean":
+      return
+    case "number":
+      if (!Number.isFinite(value)) out.faithful = false
+      return
+    case "object": {
+      if (value === null) return
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) inspect(value[i], `${path}[${i}]`, false, out)
+        return
+      }
+      const proto = Object.getPrototypeOf(value)
+      if (proto !== Object.prototype && proto !== null) {
+        out.faithful = false
+        return
+      }
+      const record = value as Record<string, unknown>
+      const metadataChange = record.field === "metadata"
+      for (const key in record) {
+        const child = `${path}.${key}`
+        if (!merchantKeys && out.forbidden === undefined && forbiddenKeys.has(key)) out.forbidden = child
+        const nextMerchant = key === "metadata" || (metadataChange && (key === "from" || key === "to"))
+        inspect(record[key], child, nextMerchant, out)
+      }
+      return
     }
-    return undefined
+    default:
+      out.faithful = false
   }
-  const record = value as Record<string, unknown>
-  const metadataChange = record.field === "metadata"
-  for (const key of Object.keys(record)) {
-    const child = `${path}.${key}`
-    if (!merchantKeys && forbiddenKeys.has(key)) return child
-    const nextMerchant = key === "metadata" || (metadataChange && (key === "from" || key === "to"))
-    const found = findForbidden(record[key], child, nextMerchant)
-    if (found !== undefined) return found
-  }
-  return undefined
+}
+
+/** The path of the first secret or personal field in a JSON value, if any. */
+export const findForbidden = (value: unknown): string | undefined => {
+  const out: Inspection = { forbidden: undefined, faithful: true }
+  inspect(value, "$", false, out)
+  return out.forbidden
 }
 
 /** An event ready for the database: its type and its JSON. */
@@ -95,7 +123,8 @@ const encodeEvent = Schema.encodeUnknownResult(SessionEvent)
 
 /**
  * Encodes one event for storage, refusing anything that is not a `SessionEvent`, not JSON,
- * carrying forbidden fields, or larger than {@link maxEventBytes}.
+ * carrying forbidden fields, or larger than {@link maxEventBytes}. Encoding also drops keys the
+ * schema does not know, so only the domain's fields are stored.
  */
 export const encodeForStorage = (
   event: unknown,
@@ -111,35 +140,30 @@ export const encodeForStorage = (
       }),
     )
   }
-  const data = encoded.success as { readonly _tag: string }
-  let json: string
-  try {
-    json = JSON.stringify(data)
-  } catch (error) {
-    return Result.fail(
-      new InvalidEvent({ index, message: `event ${index} is not JSON: ${(error as Error).message}` }),
-    )
-  }
-  // JSON.stringify drops what JSON cannot say (undefined, functions) and turns NaN into null:
-  // a silent change of meaning, so refuse it.
-  if (json === undefined || !jsonFaithful(data)) {
+  const data = encoded.success as SessionEvent
+  const found: Inspection = { forbidden: undefined, faithful: true }
+  inspect(data, "$", false, found)
+  // JSON.stringify would drop undefined and functions and turn NaN into null: a silent change of
+  // meaning, so refuse it.
+  if (!found.faithful) {
     return Result.fail(
       new InvalidEvent({
         index,
-        message: `event ${index} is not JSON: it holds undefined, a function, a symbol or a non-finite number`,
+        message: `event ${index} is not JSON: it holds undefined, a function, a symbol, a BigInt, a non-finite number or a class instance`,
       }),
     )
   }
-  const forbidden = findForbidden(data)
-  if (forbidden !== undefined) {
+  if (found.forbidden !== undefined) {
     return Result.fail(
       new ForbiddenField({
-        path: `events[${index}]${forbidden.slice(1)}`,
-        message: `event ${index} carries a secret or personal data at ${forbidden}; it never enters the event log`,
+        path: `events[${index}]${found.forbidden.slice(1)}`,
+        message: `event ${index} carries a secret or personal data at ${found.forbidden}; it never enters the event log`,
       }),
     )
   }
-  const bytes = Buffer.byteLength(json, "utf8")
+  const json = JSON.stringify(data)
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: count exactly only near the limit.
+  const bytes = json.length * 3 <= limit ? json.length : Buffer.byteLength(json, "utf8")
   if (bytes > limit) {
     return Result.fail(
       new PayloadTooLarge({
@@ -151,27 +175,4 @@ export const encodeForStorage = (
     )
   }
   return Result.succeed({ type: data._tag, json })
-}
-
-/** `true` when JSON.stringify would keep every value as it is. */
-const jsonFaithful = (value: unknown): boolean => {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return true
-    case "number":
-      return Number.isFinite(value)
-    case "object": {
-      if (value === null) return true
-      if (Array.isArray(value)) return value.every(jsonFaithful)
-      const proto = Object.getPrototypeOf(value)
-      if (proto !== Object.prototype && proto !== null) return false
-      for (const key of Object.keys(value)) {
-        if (!jsonFaithful((value as Record<string, unknown>)[key])) return false
-      }
-      return true
-    }
-    default:
-      return false
-  }
 }

@@ -59,9 +59,6 @@ create table ${s}.verification_sessions (
   state jsonb not null,
   updated_at timestamptz not null default now()
 ) with (fillfactor = 50);
--- What the reconciler sweeps: sessions still open at Stripe, or that need an authoritative read.
-create index verification_sessions_open on ${s}.verification_sessions (session_id)
-  where status not in ('verified', 'canceled') or needs_refresh;
 
 create table ${s}.projection_checkpoints (
   name text primary key,
@@ -97,17 +94,19 @@ create function ${s}.append_to_stream(
   p_stripe_event_id text,
   p_events jsonb,
   p_metadata jsonb,
-  p_state jsonb
-) returns table (outcome text, version bigint, positions bigint[])
+  p_state jsonb,
+  out outcome text,
+  out version bigint,
+  out positions bigint[]
+)
 language plpgsql as $$
 declare
   v_count int := jsonb_array_length(p_events);
-  v_actual bigint;
-  v_positions bigint[];
+  v_position bigint;
 begin
   if p_stripe_event_id is not null
      and exists (select 1 from ${s}.events e where e.stripe_event_id = p_stripe_event_id) then
-    return query select 'duplicate'::text, null::bigint, null::bigint[];
+    outcome := 'duplicate';
     return;
   end if;
 
@@ -120,26 +119,36 @@ begin
       where st.stream_id = p_stream_id and st.version = p_expected_version;
   end if;
   if not found then
-    select st.version into v_actual from ${s}.streams st where st.stream_id = p_stream_id;
-    return query select 'conflict'::text, coalesce(v_actual, 0), null::bigint[];
+    outcome := 'conflict';
+    select st.version into version from ${s}.streams st where st.stream_id = p_stream_id;
+    version := coalesce(version, 0);
     return;
   end if;
 
-  with inserted as (
+  if v_count = 1 then
+    -- The common case (one webhook, one event) without the set-returning machinery.
     insert into ${s}.events (stream_id, stream_version, type, data, metadata, stripe_event_id)
-    select p_stream_id, p_expected_version + e.ord, e.value->>'_tag', e.value, p_metadata,
-           case when e.ord = 1 then p_stripe_event_id end
-      from jsonb_array_elements(p_events) with ordinality as e(value, ord)
-     order by e.ord
-    returning position
-  )
-  select array_agg(i.position order by i.position) into v_positions from inserted i;
+    values (p_stream_id, p_expected_version + 1, p_events->0->>'_tag', p_events->0, p_metadata, p_stripe_event_id)
+    returning position into v_position;
+    positions := array[v_position];
+  else
+    with inserted as (
+      insert into ${s}.events (stream_id, stream_version, type, data, metadata, stripe_event_id)
+      select p_stream_id, p_expected_version + e.ord, e.value->>'_tag', e.value, p_metadata,
+             case when e.ord = 1 then p_stripe_event_id end
+        from jsonb_array_elements(p_events) with ordinality as e(value, ord)
+       order by e.ord
+      returning ${s}.events.position
+    )
+    select array_agg(i.position order by i.position) into positions from inserted i;
+  end if;
 
   -- The inline projection, written here rather than through project_session: one call less per append.
   if p_state is not null then
 ${upsertSession(s, "p_stream_id", "p_expected_version + v_count", "p_state")};
   end if;
-  return query select 'appended'::text, p_expected_version + v_count, v_positions;
+  outcome := 'appended';
+  version := p_expected_version + v_count;
 end
 $$;
 `,
