@@ -21,9 +21,9 @@ const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/idtr
 const schema = "idtrail_bench"
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
 
-const single1 = Number(process.env.BENCH_SINGLE ?? 2000)
-const single8 = Number(process.env.BENCH_SINGLE8 ?? 800)
-const batches = Number(process.env.BENCH_BATCHES ?? 150)
+const single1 = Number(process.env.BENCH_SINGLE ?? 4000)
+const single8 = Number(process.env.BENCH_SINGLE8 ?? 1500)
+const batches = Number(process.env.BENCH_BATCHES ?? 400)
 const catchUpEvents = Number(process.env.BENCH_CATCHUP ?? 200_000)
 
 const metadata = (i: number): EventMetadata => ({
@@ -210,7 +210,7 @@ const main = async () => {
     { scenario: "100 events/append, 1 client", clients: 1, perClient: batches, batch: 100 },
   ]
   for (const s of scenarios) {
-    const eps = await appendScenario(contenders, s.clients, s.perClient, s.batch, 10)
+    const eps = await appendScenario(contenders, s.clients, s.perClient, s.batch, 20)
     for (const c of contenders)
       rows.push({ scenario: s.scenario, contender: c.name, eventsPerSecond: eps.get(c.name)! })
     states.clear()

@@ -21,14 +21,15 @@ export const migrationSql = (s: string): ReadonlyArray<readonly [name: string, s
   [
     "0001_event_store",
     `
+-- Ids compare byte-wise (collate "C"): they are ASCII, and index lookups skip the locale.
 create table ${s}.events (
   position bigint generated always as identity,
-  stream_id text not null,
+  stream_id text collate "C" not null,
   stream_version bigint not null,
   type text not null,
   data jsonb not null,
   metadata jsonb not null,
-  stripe_event_id text,
+  stripe_event_id text collate "C",
   transaction_id xid8 not null default pg_current_xact_id(),
   recorded_at timestamptz not null default now(),
   primary key (stream_id, stream_version)
@@ -40,12 +41,12 @@ create unique index events_stripe_event_id on ${s}.events (stripe_event_id) wher
 
 -- fillfactor leaves room on each page so version bumps are HOT updates (no index writes).
 create table ${s}.streams (
-  stream_id text primary key,
+  stream_id text collate "C" primary key,
   version bigint not null check (version > 0)
 ) with (fillfactor = 50);
 
 create table ${s}.verification_sessions (
-  session_id text primary key,
+  session_id text collate "C" primary key,
   status text,
   redaction_status text,
   last_error_code text,
