@@ -10,8 +10,14 @@ import { fold, initialState, type SessionEvent, type SessionState } from "@idtra
 import { Effect, Result, Schema } from "effect"
 import { sql } from "kysely"
 import type { StoreContext } from "./context.ts"
-import { type AppendInputError, type CorruptEvent, type DatabaseError, InvalidArgument } from "./errors.ts"
-import { checkStreamId, encodeForStorage } from "./guards.ts"
+import {
+  type AppendInputError,
+  type CorruptEvent,
+  type DatabaseError,
+  ForbiddenField,
+  InvalidArgument,
+} from "./errors.ts"
+import { checkStreamId, encodeForStorage, findForbidden } from "./guards.ts"
 import { EventMetadata } from "./metadata.ts"
 import { readStream } from "./read.ts"
 import { query, sqlState, toStoreError } from "./sql-errors.ts"
@@ -139,6 +145,15 @@ const prepare = (
       new InvalidArgument({
         argument: "metadata",
         message: `metadata is not valid: ${metadata.failure.message}`,
+      }),
+    )
+  }
+  const secretInMetadata = findForbidden(metadata.success)
+  if (secretInMetadata !== undefined) {
+    return Result.fail(
+      new ForbiddenField({
+        path: `metadata${secretInMetadata.slice(1)}`,
+        message: `the metadata carries a secret at ${secretInMetadata}; it never enters the event log`,
       }),
     )
   }

@@ -144,9 +144,16 @@ begin
     select array_agg(i.position order by i.position) into positions from inserted i;
   end if;
 
-  -- The inline projection, written here rather than through project_session: one call less per append.
+  -- The inline projection, written here rather than through project_session: one call less per
+  -- append. An existing session is a plain update (no speculative insertion); a new one, or one
+  -- whose row a rebuild has not written yet, an upsert.
   if p_state is not null then
+    if p_expected_version > 0 then
+${updateSession(s, "p_stream_id", "p_expected_version + v_count", "p_state")};
+    end if;
+    if p_expected_version = 0 or not found then
 ${upsertSession(s, "p_stream_id", "p_expected_version + v_count", "p_state")};
+    end if;
   end if;
   outcome := 'appended';
   version := p_expected_version + v_count;
@@ -253,6 +260,23 @@ select v.session_id, v.status, v.redaction_status,
               group by e.stream_id) r on r.stream_id = v.session_id
  where v.redaction_status is not null or r.stream_id is not null;
 `
+
+/** The update of an existing session's projection row from a folded `SessionState` (jsonb). */
+const updateSession = (s: string, id: string, version: string, state: string): string => `
+  update ${s}.verification_sessions as v set
+    status = ${state}->'facts'->>'status',
+    redaction_status = ${state}->'facts'->>'redactionStatus',
+    last_error_code = ${state}->'facts'->'lastError'->>'code',
+    type = ${state}->'facts'->>'type',
+    livemode = (${state}->'facts'->>'livemode')::boolean,
+    created = to_timestamp((${state}->'facts'->>'created')::bigint),
+    metadata = coalesce(${state}->'facts'->'metadata', '{}'),
+    version = ${version},
+    needs_refresh = coalesce((${state}->>'needsRefresh')::boolean, false),
+    last_change_at = to_timestamp((${state}->>'lastChangeAt')::bigint),
+    state = ${state},
+    updated_at = now()
+  where v.session_id = ${id} and v.version <= ${version}`
 
 /** The upsert of one session's projection row from a folded `SessionState` (jsonb). */
 const upsertSession = (s: string, id: string, version: string, state: string): string => `

@@ -77,6 +77,18 @@ describe.each(backends)("appendToStream on $name", ({ databaseUrl }) => {
     expect(row.rows[0]).toEqual({ status: "processing", version: "2", metadata: { order: "42" } })
   })
 
+  it("stores only the domain's fields of an event: unknown keys are dropped", async () => {
+    const result = await store.appendToStream(
+      "vs_a3",
+      [{ ...submitted("vs_a3"), note: "not part of the event" } as unknown as SessionEvent],
+      { expectedVersion: 0, metadata: metadata() },
+    )
+    expect(result._tag).toBe("Appended")
+    const raw = await sql<{ data: unknown }>`select data from ${sql.raw(`"${store.schema}".events`)}
+      where stream_id = 'vs_a3'`.execute(store.service.db)
+    expect(raw.rows[0]!.data).toEqual({ _tag: "SessionSubmitted", sessionId: "vs_a3", at: 110 })
+  })
+
   it("stores the metadata with every event of the batch", async () => {
     const events = await store.readStream("vs_a1")
     for (const e of events) {

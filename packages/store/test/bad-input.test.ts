@@ -112,6 +112,17 @@ describe.each(backends)("bad input on $name: a typed error, and nothing written"
     )
   })
 
+  it("event metadata carrying a client secret is ForbiddenField", async () => {
+    await failsWith(
+      store.appendToStream("vs_bad", [{ _tag: "SessionSubmitted", sessionId: "vs_bad", at: 1 }], {
+        expectedVersion: 0,
+        metadata: metadata({ correlationId: "vs_123_secret_abc" }),
+      }),
+      "ForbiddenField",
+      /metadata carries a secret/,
+    )
+  })
+
   it("merchant metadata may use any key, even url", async () => {
     const result = await store.appendToStream(
       "vs_meta",
