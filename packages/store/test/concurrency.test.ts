@@ -11,6 +11,10 @@ import type { Checkpoint, RecordedEvent } from "../src/index.ts"
 import { freshSchema, metadata, openTestStore } from "./fixtures.ts"
 
 const databaseUrl = process.env.DATABASE_URL
+if (!databaseUrl) {
+  // Say so in the run's output, not only in a verbose reporter.
+  console.warn("store concurrency tests skipped: DATABASE_URL is not set (they need a real Postgres)")
+}
 
 const change = (sessionId: string, writer: number, attempt: number): SessionEvent => ({
   _tag: "SessionUpdated",
