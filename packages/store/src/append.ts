@@ -20,6 +20,7 @@ import {
 import { checkStreamId, encodeForStorage, findForbidden } from "./guards.ts"
 import { EventMetadata } from "./metadata.ts"
 import { readStream } from "./read.ts"
+import { runToPromise } from "./run.ts"
 import { query, sqlState, toStoreError } from "./sql-errors.ts"
 
 /** The batch was stored: the stream is now at `nextVersion`; `positions` are the events' global positions. */
@@ -173,60 +174,82 @@ const prepare = (
   })
 }
 
-/** Sends a prepared append: one call of the schema's `append_to_stream`. */
-const send = (
+/**
+ * Sends a prepared append: one call of the schema's `append_to_stream`. A plain Promise, so the
+ * Promise facade pays nothing for Effect on its hottest path; database errors are already typed.
+ */
+const send = async (
   ctx: StoreContext,
   append: PreparedAppend,
   before: SessionState,
-): Effect.Effect<AppendResult, DatabaseError> => {
+): Promise<AppendResult> => {
   const after = fold(append.events, before)
-  return Effect.tryPromise({
+  let row: AppendRow
+  try {
     // Straight to pg, as a prepared statement: the hot path skips kysely's query building.
-    try: () =>
-      ctx.connection.pool.query<AppendRow>({
-        name: `idtrail_append_${ctx.schema}`,
-        text: `select outcome, version, positions from "${ctx.schema}".append_to_stream($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb)`,
-        values: [
-          append.id,
-          append.expectedVersion,
-          append.stripeEventId,
-          append.batch,
-          append.metadata,
-          JSON.stringify(after),
-        ],
-      }),
-    catch: (error) => error,
-  }).pipe(
-    Effect.matchEffect({
-      onFailure: (error) =>
-        // Two writers raced with the same Stripe event on different versions: the unique index decided.
-        sqlState(error) === "23505" &&
-        String((error as { constraint?: string }).constraint).includes("stripe_event_id")
-          ? Effect.succeed<AppendResult>({ _tag: "Duplicate", stripeEventId: append.stripeEventId! })
-          : Effect.fail(toStoreError("appendToStream", error)),
-      onSuccess: (result) => {
-        const row = result.rows[0]!
-        switch (row.outcome) {
-          case "appended":
-            return Effect.succeed<AppendResult>({
-              _tag: "Appended",
-              nextVersion: Number(row.version),
-              positions: (row.positions ?? []).map(Number),
-              state: after,
-            })
-          case "duplicate":
-            return Effect.succeed<AppendResult>({ _tag: "Duplicate", stripeEventId: append.stripeEventId! })
-          default:
-            return Effect.succeed<AppendResult>({
-              _tag: "VersionConflict",
-              expected: append.expectedVersion,
-              actual: Number(row.version),
-            })
-        }
-      },
-    }),
+    const result = await ctx.connection.pool.query<AppendRow>({
+      name: `idtrail_append_${ctx.schema}`,
+      text: `select outcome, version, positions from "${ctx.schema}".append_to_stream($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb)`,
+      values: [
+        append.id,
+        append.expectedVersion,
+        append.stripeEventId,
+        append.batch,
+        append.metadata,
+        JSON.stringify(after),
+      ],
+    })
+    row = result.rows[0]!
+  } catch (error) {
+    // Two writers raced with the same Stripe event on different versions: the unique index decided.
+    if (
+      sqlState(error) === "23505" &&
+      String((error as { constraint?: string }).constraint).includes("stripe_event_id")
+    ) {
+      return { _tag: "Duplicate", stripeEventId: append.stripeEventId! }
+    }
+    throw toStoreError("appendToStream", error)
+  }
+  switch (row.outcome) {
+    case "appended":
+      return {
+        _tag: "Appended",
+        nextVersion: Number(row.version),
+        positions: (row.positions ?? []).map(Number),
+        state: after,
+      }
+    case "duplicate":
+      return { _tag: "Duplicate", stripeEventId: append.stripeEventId! }
+    default:
+      return { _tag: "VersionConflict", expected: append.expectedVersion, actual: Number(row.version) }
+  }
+}
+
+/** The state an append is decided on: the caller's, the initial one, or (one more round trip) the stored one. */
+type Before = { readonly _tag: "Known"; readonly state: SessionState } | { readonly _tag: "Load" }
+
+const beforeOf = (append: PreparedAppend, options: AppendOptions): Result.Result<Before, InvalidArgument> => {
+  if (options.state !== undefined) {
+    if (options.state.version !== append.expectedVersion) {
+      return Result.fail(
+        new InvalidArgument({
+          argument: "state",
+          message: `state is at version ${options.state.version}, but expectedVersion is ${append.expectedVersion}`,
+        }),
+      )
+    }
+    return Result.succeed({ _tag: "Known", state: options.state })
+  }
+  return Result.succeed(
+    append.expectedVersion === 0 ? { _tag: "Known", state: initialState } : { _tag: "Load" },
   )
 }
+
+const sendEffect = (ctx: StoreContext, append: PreparedAppend, before: SessionState) =>
+  Effect.tryPromise({
+    try: () => send(ctx, append, before),
+    catch: (error) => error as DatabaseError,
+  })
 
 /** Appends `events` to `streamId` if the stream is still at `expectedVersion`. */
 export const appendToStream =
@@ -239,26 +262,36 @@ export const appendToStream =
     const prepared = prepare(streamId, events, options)
     if (Result.isFailure(prepared)) return Effect.fail(prepared.failure)
     const append = prepared.success
-    if (options.state !== undefined) {
-      if (options.state.version !== append.expectedVersion) {
-        return Effect.fail(
-          new InvalidArgument({
-            argument: "state",
-            message: `state is at version ${options.state.version}, but expectedVersion is ${append.expectedVersion}`,
-          }),
-        )
-      }
-      return send(ctx, append, options.state)
-    }
-    if (append.expectedVersion === 0) return send(ctx, append, initialState)
-    // Without the caller's state, read it: one more round trip.
-    return Effect.flatMap(loadState(ctx)(append.id), (before) =>
-      before.version === append.expectedVersion
-        ? send(ctx, append, before)
+    const before = beforeOf(append, options)
+    if (Result.isFailure(before)) return Effect.fail(before.failure)
+    if (before.success._tag === "Known") return sendEffect(ctx, append, before.success.state)
+    return Effect.flatMap(loadState(ctx)(append.id), (state) =>
+      state.version === append.expectedVersion
+        ? sendEffect(ctx, append, state)
         : Effect.succeed<AppendResult>({
             _tag: "VersionConflict",
             expected: append.expectedVersion,
-            actual: before.version,
+            actual: state.version,
           }),
     )
+  }
+
+/**
+ * The same append as a Promise (for the Promise facade): rejects with the same typed errors.
+ * Only the rare path that must read the state first goes through Effect.
+ */
+export const appendToStreamPromise =
+  (ctx: StoreContext) =>
+  async (
+    streamId: string,
+    events: ReadonlyArray<SessionEvent>,
+    options: AppendOptions,
+  ): Promise<AppendResult> => {
+    const prepared = prepare(streamId, events, options)
+    if (Result.isFailure(prepared)) throw prepared.failure
+    const append = prepared.success
+    const before = beforeOf(append, options)
+    if (Result.isFailure(before)) throw before.failure
+    if (before.success._tag === "Known") return send(ctx, append, before.success.state)
+    return runToPromise(appendToStream(ctx)(streamId, events, options))
   }

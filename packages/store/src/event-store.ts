@@ -160,6 +160,16 @@ export const checkTransactionIds = (
 export const makeEventStore = (
   options: StoreOptions = {},
 ): Effect.Effect<EventStoreService, InvalidArgument | TransactionIdsAhead | DatabaseError, Scope.Scope> =>
+  Effect.map(openEventStore(options), (opened) => opened.service)
+
+/** {@link makeEventStore}, also giving the context the Promise facade needs. Internal. */
+export const openEventStore = (
+  options: StoreOptions = {},
+): Effect.Effect<
+  { readonly service: EventStoreService; readonly context: StoreContext },
+  InvalidArgument | TransactionIdsAhead | DatabaseError,
+  Scope.Scope
+> =>
   Effect.gen(function* () {
     const schema = options.schema ?? defaultSchema
     if (!isValidSchemaName(schema)) {
@@ -198,7 +208,7 @@ export const makeEventStore = (
           : rebuildProjection(ctx)(projection, opts),
       audit: audit(ctx),
     }
-    return service
+    return { service, context: ctx }
   })
 
 /** The store as a service. */

@@ -5,8 +5,8 @@
  * @since 0.1.0
  */
 import type { SessionCommand, SessionEvent, SessionState, StripeEvent } from "@idtrail/domain"
-import { Cause, Effect, Exit, Scope, Stream } from "effect"
-import type { AppendOptions, AppendResult } from "./append.ts"
+import { Effect, Exit, Scope, Stream } from "effect"
+import { type AppendOptions, type AppendResult, appendToStreamPromise } from "./append.ts"
 import type {
   FailureCount,
   HistoryEntry,
@@ -16,11 +16,13 @@ import type {
   TimeWindow,
   TransitionCount,
 } from "./audit.ts"
-import { type EventStoreService, makeEventStore, type StoreOptions } from "./event-store.ts"
+import type { StoreContext } from "./context.ts"
+import { type EventStoreService, openEventStore, type StoreOptions } from "./event-store.ts"
 import type { HandleOptions, HandleResult } from "./handle.ts"
 import type { CommandContext } from "./metadata.ts"
 import type { Projection, ProjectionOptions } from "./projections.ts"
 import type { Checkpoint, ReadAllOptions, ReadAllPage, RecordedEvent } from "./read.ts"
+import { runToPromise } from "./run.ts"
 
 /** The store, with Promises. */
 export interface PromiseStore {
@@ -72,12 +74,7 @@ export interface PromiseStore {
   close(): Promise<void>
 }
 
-/** Runs an Effect, rejecting with its typed error itself rather than a wrapper. */
-const run = async <A, E>(effect: Effect.Effect<A, E>): Promise<A> => {
-  const exit = await Effect.runPromiseExit(effect)
-  if (Exit.isSuccess(exit)) return exit.value
-  throw Cause.squash(exit.cause)
-}
+const run = runToPromise
 
 /**
  * Opens a store: `DATABASE_URL` (or `databaseUrl`) → Postgres, otherwise an embedded PGlite.
@@ -91,8 +88,9 @@ const run = async <A, E>(effect: Effect.Effect<A, E>): Promise<A> => {
 export const openStore = async (options: StoreOptions = {}): Promise<PromiseStore> => {
   const scope = await Effect.runPromise(Scope.make())
   let s: EventStoreService
+  let ctx: StoreContext
   try {
-    s = await run(Scope.provide(makeEventStore(options), scope))
+    ;({ service: s, context: ctx } = await run(Scope.provide(openEventStore(options), scope)))
   } catch (error) {
     await Effect.runPromise(Scope.close(scope, Exit.void))
     throw error
@@ -102,7 +100,8 @@ export const openStore = async (options: StoreOptions = {}): Promise<PromiseStor
     kind: s.kind,
     url: s.url,
     service: s,
-    appendToStream: (streamId, events, opts) => run(s.appendToStream(streamId, events, opts)),
+    // The hottest path skips the Effect runtime; same validation, same results, same errors.
+    appendToStream: appendToStreamPromise(ctx),
     handle: (streamId, command, context, opts) => run(s.handle(streamId, command, context, opts)),
     observe: (event, context, opts) => run(s.observe(event, context, opts)),
     state: (streamId) => run(s.state(streamId)),

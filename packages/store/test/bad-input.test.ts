@@ -253,6 +253,9 @@ describe("a database that is down", () => {
     expect(exit._tag === "Success" && exit.value._tag).toBe("StoreUnavailable")
     expect(exit._tag === "Success" && exit.value.message).toMatch(/database is unavailable/)
     await expect(store.readStream("vs_1")).rejects.toMatchObject({ _tag: "StoreUnavailable" })
+    await expect(
+      store.appendToStream("vs_1", [event], { expectedVersion: 1, metadata: metadata() }),
+    ).rejects.toMatchObject({ _tag: "StoreUnavailable" })
     expect((await backing.readStream("vs_1")).length).toBe(1)
     await store.close()
     await backing.close()
