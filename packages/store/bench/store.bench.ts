@@ -21,9 +21,9 @@ const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/idtr
 const schema = "idtrail_bench"
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
 
-const single1 = Number(process.env.BENCH_SINGLE ?? 4000)
-const single8 = Number(process.env.BENCH_SINGLE8 ?? 1500)
-const batches = Number(process.env.BENCH_BATCHES ?? 400)
+const single1 = Number(process.env.BENCH_SINGLE ?? 6000)
+const single8 = Number(process.env.BENCH_SINGLE8 ?? 2500)
+const batches = Number(process.env.BENCH_BATCHES ?? 600)
 const catchUpEvents = Number(process.env.BENCH_CATCHUP ?? 200_000)
 
 const metadata = (i: number): EventMetadata => ({
