@@ -10,7 +10,7 @@
 import { randomUUID } from "node:crypto"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
-import { decodeSession, type Observe, transitions, verifyWebhook } from "@idtrail/domain"
+import { decodeSession, type Observe, statusEnteredBy, transitions, verifyWebhook } from "@idtrail/domain"
 import { type StartedSimulator, startSimulator } from "@idtrail/simulator"
 import { openStore, type PromiseStore } from "@idtrail/store"
 import { Result } from "effect"
@@ -171,18 +171,7 @@ describe("Stripe → webhooks with faults → store → one reconciliation", () 
       const history = await store.readStream(id)
       let status: string | undefined
       for (const { event } of history) {
-        const next =
-          event._tag === "SessionStarted"
-            ? event.facts.status
-            : event._tag === "SessionSubmitted"
-              ? "processing"
-              : event._tag === "SessionVerified"
-                ? "verified"
-                : event._tag === "VerificationFailed"
-                  ? "requires_input"
-                  : event._tag === "SessionCanceled"
-                    ? "canceled"
-                    : undefined
+        const next = statusEnteredBy(event)
         if (next === undefined) continue
         if (status !== undefined)
           expect(transitions.some((t) => t.from === status && t.to === next)).toBe(true)

@@ -133,3 +133,26 @@ export const transitionEventTypes = [
   "SessionCanceled",
   "SessionResynced",
 ] as const satisfies ReadonlyArray<SessionEventType>
+
+/**
+ * The status a session is in after `event`, when the event moves or sets it; `undefined` for
+ * events that leave the status alone. Audits and tests read histories as status paths with it.
+ */
+export const statusEnteredBy = (event: SessionEvent): string | undefined => {
+  switch (event._tag) {
+    case "SessionStarted":
+      return event.facts.status
+    case "SessionSubmitted":
+      return "processing"
+    case "SessionVerified":
+      return "verified"
+    case "VerificationFailed":
+      return "requires_input"
+    case "SessionCanceled":
+      return "canceled"
+    case "SessionResynced":
+      return event.remote.status
+    default:
+      return undefined
+  }
+}

@@ -15,6 +15,7 @@ import {
   type Observe,
   type SessionEvent,
   type SessionState,
+  statusEnteredBy,
   transitions,
 } from "../src/index.ts"
 import { deliveredHistoryArb, expanded, historyArb, type Moment } from "./support/stripe-model.ts"
@@ -49,27 +50,8 @@ const observeAll = (observations: ReadonlyArray<Observe>, start: SessionState = 
 }
 
 /** The statuses a history of events moves the session through, in order. */
-const statusPath = (events: ReadonlyArray<SessionEvent>): Array<string> => {
-  const statuses: Array<string> = []
-  for (const event of events) {
-    const status =
-      event._tag === "SessionStarted"
-        ? event.facts.status
-        : event._tag === "SessionSubmitted"
-          ? "processing"
-          : event._tag === "SessionVerified"
-            ? "verified"
-            : event._tag === "VerificationFailed"
-              ? "requires_input"
-              : event._tag === "SessionCanceled"
-                ? "canceled"
-                : event._tag === "SessionResynced"
-                  ? event.remote.status
-                  : undefined
-    if (status !== undefined) statuses.push(status)
-  }
-  return statuses
-}
+const statusPath = (events: ReadonlyArray<SessionEvent>): Array<string> =>
+  events.flatMap((event) => statusEnteredBy(event) ?? [])
 
 const isEdge = (from: string, to: string) => transitions.some((t) => t.from === from && t.to === to)
 
