@@ -112,6 +112,28 @@ describe.each(backends)("handle on $name", ({ databaseUrl }) => {
     expect(state.facts?.status).toBe("processing")
   })
 
+  it("a writer that keeps losing the race gives up with ConflictRetriesExhausted, writing nothing", async () => {
+    // Two writers decide on the same version at once; with no retry allowed, the loser gives up.
+    let lost = 0
+    for (let i = 0; i < 10; i++) {
+      const id = `vs_h4_${i}`
+      await store.handle(id, observation(snapshot(id, "requires_input"), 100, "api"), { actor })
+      const outcomes = await Promise.allSettled([
+        store.handle(id, observation(snapshot(id, "processing"), 110, "api"), { actor }, { maxRetries: 0 }),
+        store.handle(id, observation(snapshot(id, "canceled"), 111, "api"), { actor }, { maxRetries: 0 }),
+      ])
+      for (const outcome of outcomes) {
+        if (outcome.status === "fulfilled") continue
+        lost++
+        expect(outcome.reason).toMatchObject({ _tag: "ConflictRetriesExhausted", streamId: id, attempts: 1 })
+      }
+      const events = await store.readStream(id)
+      expect(events.map((e) => e.streamVersion)).toEqual(events.map((_, v) => v + 1))
+      expect((await store.state(id)).version).toBe(events.length)
+    }
+    expect(lost).toBeGreaterThan(0)
+  })
+
   it("handle folds the stream when the projection row is missing (during a rebuild)", async () => {
     await sql.raw(`truncate "${store.schema}".verification_sessions`).execute(store.service.db)
     const result = await store.handle(
