@@ -4,7 +4,7 @@
  */
 import type Stripe from "stripe"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Harness, startHarness } from "./support/harness.ts"
+import { failure, type Harness, startHarness } from "./support/harness.ts"
 import { expectConforms } from "./support/schemas.ts"
 
 const T0 = 1_780_000_000
@@ -13,14 +13,6 @@ let stripe: Stripe
 let a: Stripe.Identity.VerificationSession
 let b: Stripe.Identity.VerificationSession
 
-const failure = async (p: Promise<unknown>): Promise<Stripe.errors.StripeError> => {
-  try {
-    await p
-  } catch (e) {
-    return e as Stripe.errors.StripeError
-  }
-  throw new Error("expected the call to fail")
-}
 const sessionOf = (e: Stripe.Event) => (e.data.object as { id: string }).id
 
 beforeAll(async () => {

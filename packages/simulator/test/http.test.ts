@@ -5,7 +5,7 @@
  */
 import Stripe from "stripe"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Harness, KEY, startHarness } from "./support/harness.ts"
+import { failure, type Harness, KEY, startHarness } from "./support/harness.ts"
 
 let h: Harness
 beforeAll(async () => {
@@ -15,15 +15,6 @@ afterAll(async () => {
   expect(h.violations()).toEqual([])
   await h.close()
 })
-
-const failure = async (p: Promise<unknown>): Promise<Stripe.errors.StripeError> => {
-  try {
-    await p
-  } catch (e) {
-    return e as Stripe.errors.StripeError
-  }
-  throw new Error("expected the call to fail")
-}
 
 describe("the clock", () => {
   it("dates every response with the simulator's clock, as Stripe's Date header is Stripe's clock", async () => {

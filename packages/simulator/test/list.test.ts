@@ -5,7 +5,7 @@
 import Stripe from "stripe"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { page } from "../src/list.ts"
-import { type Harness, startHarness } from "./support/harness.ts"
+import { failure, type Harness, startHarness } from "./support/harness.ts"
 
 const T0 = 1_780_000_000
 let h: Harness
@@ -39,14 +39,6 @@ afterAll(async () => {
 
 const newestFirst = () => [...created].reverse().map((s) => s.id)
 const ids = (list: { data: Array<{ id: string }> }) => list.data.map((s) => s.id)
-const failure = async (p: Promise<unknown>): Promise<Stripe.errors.StripeError> => {
-  try {
-    await p
-  } catch (e) {
-    return e as Stripe.errors.StripeError
-  }
-  throw new Error("expected the call to fail")
-}
 
 describe("list", () => {
   it("returns the newest 10 by default, with has_more and Stripe's list envelope", async () => {

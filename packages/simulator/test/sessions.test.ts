@@ -4,7 +4,7 @@
  */
 import Stripe from "stripe"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Harness, startHarness } from "./support/harness.ts"
+import { failure, type Harness, startHarness } from "./support/harness.ts"
 import { expectConforms } from "./support/schemas.ts"
 
 let h: Harness
@@ -22,14 +22,6 @@ afterAll(async () => {
 const sessions = () => stripe.identity.verificationSessions
 
 /** Captures the error an SDK call rejects with. */
-const failure = async (p: Promise<unknown>): Promise<Stripe.errors.StripeError> => {
-  try {
-    await p
-  } catch (e) {
-    return e as Stripe.errors.StripeError
-  }
-  throw new Error("expected the call to fail")
-}
 
 describe("create", () => {
   it("returns a requires_input session with the given fields, a client_secret and a url", async () => {

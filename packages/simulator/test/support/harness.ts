@@ -85,3 +85,13 @@ export const startHarness = async (options: SimulatorOptions = {}): Promise<Harn
     close: () => sim.close(),
   }
 }
+
+/** The error a Stripe call rejects with; fails the test if the call succeeds. */
+export const failure = async (p: Promise<unknown>): Promise<Stripe.errors.StripeError> => {
+  try {
+    await p
+  } catch (e) {
+    return e as Stripe.errors.StripeError
+  }
+  throw new Error("expected the call to fail")
+}
