@@ -5,23 +5,30 @@
  * @since 0.1.0
  */
 
+import { Schema } from "effect"
 import type { FieldChange, SessionEvent } from "./events.ts"
-import { isRedacted, redactionRank, type SessionFacts } from "./facts.ts"
+import { isRedacted, redactionRank, SessionFacts } from "./facts.ts"
 
-export interface SessionState {
-  /** `null` until the first event: the stream knows no session yet. */
-  readonly sessionId: string | null
-  /** Number of events folded in; the stream version. */
-  readonly version: number
-  /** What we know of the session; `null` before it started. */
-  readonly facts: SessionFacts | null
-  /** Stripe time of the latest change (or authoritative confirmation); older observations are stale. */
-  readonly lastChangeAt: number | null
-  /** An observation could not be placed: only an authoritative read clears this. */
-  readonly needsRefresh: boolean
-  /** Names of verified outputs captured since the last redaction; never values. */
-  readonly capturedOutputs: ReadonlyArray<string>
-}
+/**
+ * A session's state. A Schema, so a stored projection can be decoded back rather than trusted.
+ *
+ * - `sessionId`: `null` until the first event: the stream knows no session yet.
+ * - `version`: number of events folded in; the stream version.
+ * - `facts`: what we know of the session; `null` before it started.
+ * - `lastChangeAt`: Stripe time of the latest change (or authoritative confirmation); older
+ *   observations are stale.
+ * - `needsRefresh`: an observation could not be placed; only an authoritative read clears it.
+ * - `capturedOutputs`: names of verified outputs captured since the last redaction; never values.
+ */
+export const SessionState = Schema.Struct({
+  sessionId: Schema.NullOr(Schema.String),
+  version: Schema.Int,
+  facts: Schema.NullOr(SessionFacts),
+  lastChangeAt: Schema.NullOr(Schema.Int),
+  needsRefresh: Schema.Boolean,
+  capturedOutputs: Schema.Array(Schema.String),
+})
+export type SessionState = typeof SessionState.Type
 
 export const initialState: SessionState = {
   sessionId: null,

@@ -3,7 +3,7 @@
  * deliveries (any subset, duplicates, any order). Each law is stated in its test's title.
  */
 import { fc, test } from "@fast-check/vitest"
-import { Result } from "effect"
+import { Result, Schema } from "effect"
 import { describe, expect } from "vitest"
 import {
   decide,
@@ -14,7 +14,7 @@ import {
   isRedacted,
   type Observe,
   type SessionEvent,
-  type SessionState,
+  SessionState,
   statusEnteredBy,
   transitions,
 } from "../src/index.ts"
@@ -184,6 +184,15 @@ describe("laws of the decider", () => {
       const { events } = observeAll([...delivered.map(asWebhook), asRead(history.final)])
       const at = events.length === 0 ? 0 : cut % (events.length + 1)
       expect(fold(events.slice(at), fold(events.slice(0, at)))).toEqual(fold(events))
+    },
+  )
+
+  test.prop([deliveredHistoryArb()], RUNS)(
+    "7b. a folded state survives a trip through JSON (as the store's projection keeps it) unchanged",
+    ({ history, delivered }) => {
+      const { state } = observeAll([...delivered.map(asWebhook), asRead(history.final)])
+      const stored = JSON.parse(JSON.stringify(Schema.encodeSync(SessionState)(state)))
+      expect(Schema.decodeUnknownSync(SessionState)(stored)).toEqual(state)
     },
   )
 })
