@@ -10,9 +10,9 @@
 import { randomUUID } from "node:crypto"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
-import { decodeSession, type Observe, statusEnteredBy, transitions, verifyWebhook } from "@idtrail/domain"
+import { decodeSession, type Observe, statusEnteredBy, transitions } from "@idtrail/domain"
 import { type StartedSimulator, startSimulator } from "@idtrail/simulator"
-import { openStore, type PromiseStore } from "@idtrail/store"
+import { openStore, type PromiseStore, type WebhookError, webhookResponseStatus } from "@idtrail/store"
 import { Result } from "effect"
 import Stripe from "stripe"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -51,19 +51,16 @@ beforeAll(async () => {
   receiver = createServer(async (req, res) => {
     const chunks: Array<Buffer> = []
     for await (const chunk of req) chunks.push(chunk as Buffer)
-    const body = Buffer.concat(chunks).toString("utf8")
-    const verified = verifyWebhook(body, req.headers["stripe-signature"] as string | undefined, {
-      secrets: secret,
-      now: sim.control.now(),
-    })
-    if (Result.isFailure(verified)) {
-      rejected.push(verified.failure.message)
-      res.writeHead(400).end()
-      return
-    }
-    const event = verified.success
-    if ("data" in event) await store.observe(event, { actor: { kind: "service", id: "webhooks" } })
-    res.writeHead(200).end()
+    // Signature windows follow Stripe's clock here, since the simulator's clock is simulated.
+    const outcome = await store
+      .ingestWebhook(
+        { rawBody: Buffer.concat(chunks), signature: req.headers["stripe-signature"] as string | undefined },
+        { secrets: secret, now: () => sim.control.now() },
+      )
+      .catch((error: WebhookError) => error)
+    const status = webhookResponseStatus(outcome)
+    if (status !== 200) rejected.push(`${status}: ${"message" in outcome ? outcome.message : outcome._tag}`)
+    res.writeHead(status).end()
   })
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve))
   const { port } = receiver.address() as AddressInfo

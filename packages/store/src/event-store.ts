@@ -48,6 +48,13 @@ import {
   readStream,
 } from "./read.ts"
 import { query } from "./sql-errors.ts"
+import {
+  ingestWebhook,
+  type WebhookDelivery,
+  type WebhookError,
+  type WebhookOptions,
+  type WebhookResult,
+} from "./webhooks.ts"
 
 /** How to open a store. */
 export interface StoreOptions extends ConnectionOptions {
@@ -88,6 +95,11 @@ export interface EventStoreService {
     context: CommandContext,
     options?: HandleOptions,
   ) => Effect.Effect<HandleResult, HandleError>
+  /** Verifies a webhook delivery's signature, decodes it and observes it; see {@link WebhookResult}. */
+  readonly ingestWebhook: (
+    delivery: WebhookDelivery,
+    options: WebhookOptions,
+  ) => Effect.Effect<WebhookResult, WebhookError>
   /** The session's current state (the inline projection's row, or the stream folded). */
   readonly state: (
     streamId: string,
@@ -195,6 +207,7 @@ export const openEventStore = (
       appendToStream: appendToStream(ctx),
       handle: handle(ctx),
       observe: observe(ctx),
+      ingestWebhook: ingestWebhook(ctx),
       state: (streamId) => Effect.flatMap(Effect.fromResult(checkStreamId(streamId)), loadState(ctx)),
       readStream: readStream(ctx),
       readAll: readAll(ctx),

@@ -33,3 +33,11 @@ export { defaultSchema, isValidSchemaName } from "./migrations.ts"
 export type { Projection, ProjectionOptions, ProjectionProgress } from "./projections.ts"
 export { openStore, type PromiseStore } from "./promise.ts"
 export type { Checkpoint, ReadAllOptions, ReadAllPage, RecordedEvent } from "./read.ts"
+export {
+  type IgnoredEvent,
+  type WebhookDelivery,
+  type WebhookError,
+  type WebhookOptions,
+  type WebhookResult,
+  webhookResponseStatus,
+} from "./webhooks.ts"

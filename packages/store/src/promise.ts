@@ -23,6 +23,7 @@ import type { CommandContext } from "./metadata.ts"
 import type { Projection, ProjectionOptions } from "./projections.ts"
 import type { Checkpoint, ReadAllOptions, ReadAllPage, RecordedEvent } from "./read.ts"
 import { runToPromise } from "./run.ts"
+import type { WebhookDelivery, WebhookOptions, WebhookResult } from "./webhooks.ts"
 
 /** The store, with Promises. */
 export interface PromiseStore {
@@ -43,6 +44,8 @@ export interface PromiseStore {
     options?: HandleOptions,
   ): Promise<HandleResult>
   observe(event: StripeEvent, context: CommandContext, options?: HandleOptions): Promise<HandleResult>
+  /** Verifies, decodes and records a webhook delivery; rejects with `InvalidSignature`, `InvalidPayload`, … */
+  ingestWebhook(delivery: WebhookDelivery, options: WebhookOptions): Promise<WebhookResult>
   state(streamId: string): Promise<SessionState>
   readStream(
     streamId: string,
@@ -104,6 +107,7 @@ export const openStore = async (options: StoreOptions = {}): Promise<PromiseStor
     appendToStream: appendToStreamPromise(ctx),
     handle: (streamId, command, context, opts) => run(s.handle(streamId, command, context, opts)),
     observe: (event, context, opts) => run(s.observe(event, context, opts)),
+    ingestWebhook: (delivery, opts) => run(s.ingestWebhook(delivery, opts)),
     state: (streamId) => run(s.state(streamId)),
     readStream: (streamId, opts) => run(s.readStream(streamId, opts)),
     readAll: (opts) => run(s.readAll(opts)),
