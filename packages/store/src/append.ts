@@ -78,15 +78,18 @@ interface StateRow {
 
 /**
  * The session's state at its stream's current version: the projection's row when it is up to
- * date (one query), else the stream folded (during a rebuild).
+ * date (one query), else the stream folded (a row whose state lags its version, or a stream
+ * whose row was deleted: then the log's last version counts).
  */
 export const loadState =
   (ctx: StoreContext) =>
   (streamId: string): Effect.Effect<SessionState, CorruptEvent | DatabaseError | AppendInputError> =>
     Effect.gen(function* () {
+      // The session's row holds the stream's version; the log is only asked when there is no row.
       const result = yield* query("loadState", () =>
-        sql<StateRow>`select
-            (select version from ${ctx.ref("streams")} where stream_id = ${streamId}) as stream_version,
+        sql<StateRow>`select coalesce(
+              (select version from ${ctx.ref("verification_sessions")} where session_id = ${streamId}),
+              (select max(stream_version) from ${ctx.ref("events")} where stream_id = ${streamId})) as stream_version,
             (select state from ${ctx.ref("verification_sessions")} where session_id = ${streamId}) as state`.execute(
           ctx.db,
         ),

@@ -162,7 +162,146 @@ $$;
 `,
   ],
   ["0002_audit_views", auditViewsSql(s)],
+  ["0003_session_row_holds_version", sessionRowHoldsVersionSql(s)],
 ]
+
+/**
+ * The session's `verification_sessions` row becomes the stream's version holder, and `streams`
+ * goes: one heap row fewer written per append. Existing versions move over first (a stream
+ * without a session row gets one with an empty state, which readers fold past, and a rebuild
+ * fills in).
+ */
+const sessionRowHoldsVersionSql = (s: string): string => `
+lock table ${s}.streams, ${s}.verification_sessions in exclusive mode;
+insert into ${s}.verification_sessions as v (session_id, version, state)
+select st.stream_id, st.version, '{}'::jsonb from ${s}.streams st
+on conflict (session_id) do update set version = excluded.version, updated_at = now()
+where v.version < excluded.version;
+drop table ${s}.streams;
+
+-- One append, one round trip: (1) drop a duplicate Stripe event, (2) check the expected version
+-- on the session's row before any sequence value is taken (the row lock serialises writers of
+-- one stream; a loser sees the new version and leaves), writing the folded state there in the
+-- same statement, (3) insert the batch. Outcomes are values: 'appended' (version = the new
+-- version), 'duplicate', 'conflict' (version = the actual version).
+create or replace function ${s}.append_to_stream(
+  p_stream_id text,
+  p_expected_version bigint,
+  p_stripe_event_id text,
+  p_events jsonb,
+  p_metadata jsonb,
+  p_state jsonb,
+  out outcome text,
+  out version bigint,
+  out positions bigint[]
+)
+language plpgsql as $$
+declare
+  v_count int := jsonb_array_length(p_events);
+  v_version bigint := p_expected_version + jsonb_array_length(p_events);
+  v_position bigint;
+  v_won boolean := false;
+begin
+  if p_stripe_event_id is not null
+     and exists (select 1 from ${s}.events e where e.stripe_event_id = p_stripe_event_id) then
+    outcome := 'duplicate';
+    return;
+  end if;
+
+  if p_expected_version > 0 then
+    if p_state is null then
+      -- No folded state: move the version only; readers fold the stream past the row's state.
+      update ${s}.verification_sessions as v set version = v_version, updated_at = now()
+       where v.session_id = p_stream_id and v.version = p_expected_version;
+    else
+${updateSessionAt(s, "p_stream_id", "p_expected_version", "v_version", "p_state")};
+    end if;
+    v_won := found;
+  elsif not exists (select 1 from ${s}.events e where e.stream_id = p_stream_id) then
+${insertSession(s, "p_stream_id", "v_version", "p_state")};
+    v_won := found;
+  end if;
+
+  if not v_won then
+    select v.version into version from ${s}.verification_sessions v where v.session_id = p_stream_id;
+    if not found then
+      -- The stream has no session row (deleted outside the store): the log says where it is, and
+      -- a writer that agrees puts the row back (the row's unique key decides between two).
+      version := coalesce((select max(e.stream_version) from ${s}.events e where e.stream_id = p_stream_id), 0);
+      if version = p_expected_version then
+${insertSession(s, "p_stream_id", "v_version", "p_state")};
+        v_won := found;
+        if not v_won then
+          select v.version into version from ${s}.verification_sessions v where v.session_id = p_stream_id;
+        end if;
+      end if;
+    end if;
+    if not v_won then
+      outcome := 'conflict';
+      version := coalesce(version, 0);
+      return;
+    end if;
+  end if;
+
+  if v_count = 1 then
+    insert into ${s}.events (stream_id, stream_version, type, data, metadata, stripe_event_id)
+    values (p_stream_id, v_version, p_events->0->>'_tag', p_events->0, p_metadata, p_stripe_event_id)
+    returning position into v_position;
+    positions := array[v_position];
+  else
+    with inserted as (
+      insert into ${s}.events (stream_id, stream_version, type, data, metadata, stripe_event_id)
+      select p_stream_id, p_expected_version + e.ord, e.value->>'_tag', e.value, p_metadata,
+             case when e.ord = 1 then p_stripe_event_id end
+        from jsonb_array_elements(p_events) with ordinality as e(value, ord)
+       order by e.ord
+      returning ${s}.events.position
+    )
+    select array_agg(i.position order by i.position) into positions from inserted i;
+  end if;
+  outcome := 'appended';
+  version := v_version;
+end
+$$;
+`
+
+/** The version check and projection write of an append: the session's row, if still at `expected`. */
+const updateSessionAt = (s: string, id: string, expected: string, version: string, state: string): string => `
+      update ${s}.verification_sessions as v set
+        status = ${state}->'facts'->>'status',
+        redaction_status = ${state}->'facts'->>'redactionStatus',
+        last_error_code = ${state}->'facts'->'lastError'->>'code',
+        type = ${state}->'facts'->>'type',
+        livemode = (${state}->'facts'->>'livemode')::boolean,
+        created = to_timestamp((${state}->'facts'->>'created')::bigint),
+        metadata = coalesce(${state}->'facts'->'metadata', '{}'),
+        version = ${version},
+        needs_refresh = coalesce((${state}->>'needsRefresh')::boolean, false),
+        last_change_at = to_timestamp((${state}->>'lastChangeAt')::bigint),
+        state = ${state},
+        updated_at = now()
+      where v.session_id = ${id} and v.version = ${expected}`
+
+/** A new stream's session row (nothing if it exists: then the append lost the race). */
+const insertSession = (s: string, id: string, version: string, state: string): string => `
+      insert into ${s}.verification_sessions (
+        session_id, status, redaction_status, last_error_code, type, livemode, created, metadata,
+        version, needs_refresh, last_change_at, state, updated_at)
+      values (
+        ${id},
+        ${state}->'facts'->>'status',
+        ${state}->'facts'->>'redactionStatus',
+        ${state}->'facts'->'lastError'->>'code',
+        ${state}->'facts'->>'type',
+        (${state}->'facts'->>'livemode')::boolean,
+        to_timestamp((${state}->'facts'->>'created')::bigint),
+        coalesce(${state}->'facts'->'metadata', '{}'),
+        ${version},
+        coalesce((${state}->>'needsRefresh')::boolean, false),
+        to_timestamp((${state}->>'lastChangeAt')::bigint),
+        coalesce(${state}, '{}'::jsonb),
+        now())
+      on conflict (session_id) do nothing`
 
 /**
  * SQL views for analysts. Times are Stripe's (`at`, unix seconds) shown as timestamptz; every

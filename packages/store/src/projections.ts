@@ -3,7 +3,8 @@
  * inline by every append; other projections run asynchronously, each in its own transaction
  * that also saves its checkpoint, so a crash never applies a batch twice or loses one.
  *
- * A rebuild is truncate + replay; replaying the same events again changes nothing.
+ * A rebuild is truncate + replay (the session projection: overwrite in place); replaying the
+ * same events again changes nothing.
  *
  * @since 0.1.0
  */
@@ -190,16 +191,16 @@ export const rebuildProjection =
     })
 
 /**
- * Rebuilds the inline session projection: truncate, then fold every stream with the domain's
- * `evolve` and write its row. Appends may run meanwhile: a row is only ever replaced by a newer
- * version, and `handle` folds the stream while a session's row is missing.
+ * Rebuilds the inline session projection in place: fold every stream with the domain's `evolve`
+ * and overwrite its row. Never a truncate: a session's row holds its stream's version, which
+ * appends check. Appends may run meanwhile: a row is only ever replaced by a state at the same
+ * or a newer version, so the rebuild never moves a stream back.
  */
 export const rebuildSessions =
   (ctx: StoreContext) =>
   (options: { readonly batchSize?: number } = {}): Effect.Effect<number, CorruptEvent | DatabaseError> =>
     Effect.gen(function* () {
       const batchSize = options.batchSize ?? 5000
-      yield* query("rebuildSessions", () => sql`truncate ${ctx.ref("verification_sessions")}`.execute(ctx.db))
       let after: { stream: string; version: number } | null = null
       let current: { id: string; state: SessionState } | null = null
       let sessions = 0
