@@ -62,18 +62,17 @@ const clientSecretPattern = /^[a-z]+_[A-Za-z0-9]+_secret_[A-Za-z0-9]+$/
 interface Inspection {
   forbidden: string | undefined
   faithful: boolean
+  /** The keys and indexes leading to the value being inspected; rendered only when needed. */
+  readonly trail: Array<string>
 }
 
-/**
- * One walk over a value: finds a secret or personal field anywhere, and anything JSON cannot
- * say faithfully (undefined, functions, symbols, BigInt, NaN, class instances such as Date).
- * Merchant metadata (any object under a `metadata` key, and the sides of a metadata change)
- * holds the merchant's own keys, so only its values are checked there.
- */
-const inspect = (value: unknown, path: string, merchantKeys: boolean, out: Inspection): void => {
+const render = (trail: ReadonlyArray<string>, last: string): string => `$${trail.join("")}${last}`
+
+const inspect = (value: unknown, merchantKeys: boolean, out: Inspection): void => {
   switch (typeof value) {
     case "string":
-      if (out.forbidden === undefined && clientSecretPattern.test(value)) out.forbidden = path
+      if (out.forbidden === undefined && clientSecretPattern.test(value))
+        out.forbidden = render(out.trail, "")
       return
     case "boolean":
       return
@@ -83,7 +82,11 @@ const inspect = (value: unknown, path: string, merchantKeys: boolean, out: Inspe
     case "object": {
       if (value === null) return
       if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) inspect(value[i], `${path}[${i}]`, false, out)
+        for (let i = 0; i < value.length; i++) {
+          out.trail.push(`[${i}]`)
+          inspect(value[i], false, out)
+          out.trail.pop()
+        }
         return
       }
       const proto = Object.getPrototypeOf(value)
@@ -94,10 +97,13 @@ const inspect = (value: unknown, path: string, merchantKeys: boolean, out: Inspe
       const record = value as Record<string, unknown>
       const metadataChange = record.field === "metadata"
       for (const key in record) {
-        const child = `${path}.${key}`
-        if (!merchantKeys && out.forbidden === undefined && forbiddenKeys.has(key)) out.forbidden = child
+        if (!merchantKeys && out.forbidden === undefined && forbiddenKeys.has(key)) {
+          out.forbidden = render(out.trail, `.${key}`)
+        }
         const nextMerchant = key === "metadata" || (metadataChange && (key === "from" || key === "to"))
-        inspect(record[key], child, nextMerchant, out)
+        out.trail.push(`.${key}`)
+        inspect(record[key], nextMerchant, out)
+        out.trail.pop()
       }
       return
     }
@@ -106,10 +112,9 @@ const inspect = (value: unknown, path: string, merchantKeys: boolean, out: Inspe
   }
 }
 
-/** The path of the first secret or personal field in a JSON value, if any. */
 export const findForbidden = (value: unknown): string | undefined => {
-  const out: Inspection = { forbidden: undefined, faithful: true }
-  inspect(value, "$", false, out)
+  const out: Inspection = { forbidden: undefined, faithful: true, trail: [] }
+  inspect(value, false, out)
   return out.forbidden
 }
 
@@ -141,8 +146,8 @@ export const encodeForStorage = (
     )
   }
   const data = encoded.success as SessionEvent
-  const found: Inspection = { forbidden: undefined, faithful: true }
-  inspect(data, "$", false, found)
+  const found: Inspection = { forbidden: undefined, faithful: true, trail: [] }
+  inspect(data, false, found)
   // JSON.stringify would drop undefined and functions and turn NaN into null: a silent change of
   // meaning, so refuse it.
   if (!found.faithful) {
