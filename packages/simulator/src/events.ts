@@ -8,6 +8,8 @@
  *
  * @module
  */
+
+import { capacityFor, grown } from "./columns.ts"
 import { invalidRequest } from "./errors.ts"
 import { EVENT_TYPES, type EventType } from "./sessions.ts"
 
@@ -46,18 +48,12 @@ export class EventLog {
 
   #ensure(capacity: number): void {
     if (capacity <= this.#created.length) return
-    let n = this.#created.length
-    while (n < capacity) n *= 2
-    const grow = <T extends Float64Array | Uint8Array | Uint32Array>(old: T, make: (n: number) => T): T => {
-      const next = make(n)
-      next.set(old)
-      return next
-    }
-    this.#created = grow(this.#created, (k) => new Float64Array(k))
-    this.#session = grow(this.#session, (k) => new Uint32Array(k))
-    this.#type = grow(this.#type, (k) => new Uint8Array(k))
-    this.#step = grow(this.#step, (k) => new Uint8Array(k))
-    this.#pending = grow(this.#pending, (k) => new Uint8Array(k))
+    const n = capacityFor(this.#created.length, capacity)
+    this.#created = grown(this.#created, n)
+    this.#session = grown(this.#session, n)
+    this.#type = grown(this.#type, n)
+    this.#step = grown(this.#step, n)
+    this.#pending = grown(this.#pending, n)
   }
 
   #push(created: number, session: number, type: EventType, step: number, pending: number): number {

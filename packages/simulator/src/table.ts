@@ -10,6 +10,8 @@
  *
  * @module
  */
+
+import { capacityFor, grown } from "./columns.ts"
 import { type Batch, type GeneratedHistory, generateHistory } from "./generate.ts"
 import {
   REDACTIONS,
@@ -83,18 +85,12 @@ export class SessionTable {
 
   #ensure(capacity: number): void {
     if (capacity <= this.#created.length) return
-    let n = this.#created.length
-    while (n < capacity) n *= 2
-    const grow = <T extends Float64Array | Uint8Array | Int32Array>(old: T, make: (n: number) => T): T => {
-      const next = make(n)
-      next.set(old)
-      return next
-    }
-    this.#created = grow(this.#created, (k) => new Float64Array(k))
-    this.#status = grow(this.#status, (k) => new Uint8Array(k))
-    this.#redaction = grow(this.#redaction, (k) => new Uint8Array(k))
-    this.#reference = grow(this.#reference, (k) => new Int32Array(k))
-    this.#customer = grow(this.#customer, (k) => new Int32Array(k))
+    const n = capacityFor(this.#created.length, capacity)
+    this.#created = grown(this.#created, n)
+    this.#status = grown(this.#status, n)
+    this.#redaction = grown(this.#redaction, n)
+    this.#reference = grown(this.#reference, n)
+    this.#customer = grown(this.#customer, n)
   }
 
   #setColumns(i: number, state: SessionState): void {
