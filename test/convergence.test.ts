@@ -25,6 +25,8 @@ let store: PromiseStore
 let receiver: Server
 let stripe: Stripe
 const secretsSeen = new Set<string>()
+// A schema of its own, dropped afterwards, so runs never meet on a shared Postgres.
+const schema = `idtrail_scenario_${randomUUID().replaceAll("-", "").slice(0, 12)}`
 const rejected: Array<string> = []
 
 /** A tiny deterministic PRNG, so a failing story can be replayed. */
@@ -42,10 +44,7 @@ beforeAll(async () => {
     webhookFaults: { dropRate: 0.25, duplicateRate: 0.25, reorderWindow: 6, delayRate: 0.1, delayMs: 20 },
     webhookRetry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20, timeoutMs: 5_000 },
   })
-  store = await openStore({
-    databaseUrl: process.env.DATABASE_URL,
-    schema: `idtrail_scenario_${randomUUID().replaceAll("-", "").slice(0, 12)}`,
-  })
+  store = await openStore({ databaseUrl: process.env.DATABASE_URL, schema })
   let secret = ""
   // The team's webhook endpoint: verify the signature on the raw body, record, acknowledge.
   receiver = createServer(async (req, res) => {
@@ -77,6 +76,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await new Promise<void>((resolve) => receiver?.close(() => resolve()))
   await sim?.close()
+  await store?.service.db.schema.dropSchema(schema).ifExists().cascade().execute()
   await store?.close()
 })
 
