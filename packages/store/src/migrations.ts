@@ -265,44 +265,6 @@ end
 $$;
 `
 
-/** The version check and projection write of an append: the session's row, if still at `expected`. */
-const updateSessionAt = (s: string, id: string, expected: string, version: string, state: string): string => `
-      update ${s}.verification_sessions as v set
-        status = ${state}->'facts'->>'status',
-        redaction_status = ${state}->'facts'->>'redactionStatus',
-        last_error_code = ${state}->'facts'->'lastError'->>'code',
-        type = ${state}->'facts'->>'type',
-        livemode = (${state}->'facts'->>'livemode')::boolean,
-        created = to_timestamp((${state}->'facts'->>'created')::bigint),
-        metadata = coalesce(${state}->'facts'->'metadata', '{}'),
-        version = ${version},
-        needs_refresh = coalesce((${state}->>'needsRefresh')::boolean, false),
-        last_change_at = to_timestamp((${state}->>'lastChangeAt')::bigint),
-        state = ${state},
-        updated_at = now()
-      where v.session_id = ${id} and v.version = ${expected}`
-
-/** A new stream's session row (nothing if it exists: then the append lost the race). */
-const insertSession = (s: string, id: string, version: string, state: string): string => `
-      insert into ${s}.verification_sessions (
-        session_id, status, redaction_status, last_error_code, type, livemode, created, metadata,
-        version, needs_refresh, last_change_at, state, updated_at)
-      values (
-        ${id},
-        ${state}->'facts'->>'status',
-        ${state}->'facts'->>'redactionStatus',
-        ${state}->'facts'->'lastError'->>'code',
-        ${state}->'facts'->>'type',
-        (${state}->'facts'->>'livemode')::boolean,
-        to_timestamp((${state}->'facts'->>'created')::bigint),
-        coalesce(${state}->'facts'->'metadata', '{}'),
-        ${version},
-        coalesce((${state}->>'needsRefresh')::boolean, false),
-        to_timestamp((${state}->>'lastChangeAt')::bigint),
-        coalesce(${state}, '{}'::jsonb),
-        now())
-      on conflict (session_id) do nothing`
-
 /**
  * SQL views for analysts. Times are Stripe's (`at`, unix seconds) shown as timestamptz; every
  * row keeps the event's position so results can be traced back to the log.
@@ -400,58 +362,62 @@ select v.session_id, v.status, v.redaction_status,
  where v.redaction_status is not null or r.stream_id is not null;
 `
 
-/** The update of an existing session's projection row from a folded `SessionState` (jsonb). */
+/**
+ * The inline projection's columns, each read from a folded `SessionState` (the jsonb expression
+ * `state`). Every statement that writes a session row is built from this one list.
+ */
+const sessionColumns = (state: string): ReadonlyArray<readonly [column: string, value: string]> => [
+  ["status", `${state}->'facts'->>'status'`],
+  ["redaction_status", `${state}->'facts'->>'redactionStatus'`],
+  ["last_error_code", `${state}->'facts'->'lastError'->>'code'`],
+  ["type", `${state}->'facts'->>'type'`],
+  ["livemode", `(${state}->'facts'->>'livemode')::boolean`],
+  ["created", `to_timestamp((${state}->'facts'->>'created')::bigint)`],
+  ["metadata", `coalesce(${state}->'facts'->'metadata', '{}')`],
+  ["needs_refresh", `coalesce((${state}->>'needsRefresh')::boolean, false)`],
+  ["last_change_at", `to_timestamp((${state}->>'lastChangeAt')::bigint)`],
+  ["state", `coalesce(${state}, '{}'::jsonb)`],
+]
+
+const sessionColumnNames = sessionColumns("state").map(([column]) => column)
+
+const assignments = (state: string, version: string): string =>
+  [
+    ...sessionColumns(state).map(([c, v]) => `${c} = ${v}`),
+    `version = ${version}`,
+    "updated_at = now()",
+  ].join(",\n    ")
+
+const insertRow = (s: string, id: string, version: string, state: string): string => {
+  const columns = sessionColumns(state)
+  return `insert into ${s}.verification_sessions as v (
+    session_id, ${columns.map(([c]) => c).join(", ")}, version, updated_at)
+  values (${id}, ${columns.map(([, v]) => v).join(", ")}, ${version}, now())`
+}
+
+/** The version check and projection write of an append: the session's row, if still at `expected`. */
+const updateSessionAt = (s: string, id: string, expected: string, version: string, state: string): string => `
+  update ${s}.verification_sessions as v set
+    ${assignments(state, version)}
+  where v.session_id = ${id} and v.version = ${expected}`
+
+/** A new stream's session row (nothing if it exists: then the append lost the race). */
+const insertSession = (s: string, id: string, version: string, state: string): string => `
+  ${insertRow(s, id, version, state)}
+  on conflict (session_id) do nothing`
+
+/** The update of an existing session's row, never to an older version. */
 const updateSession = (s: string, id: string, version: string, state: string): string => `
   update ${s}.verification_sessions as v set
-    status = ${state}->'facts'->>'status',
-    redaction_status = ${state}->'facts'->>'redactionStatus',
-    last_error_code = ${state}->'facts'->'lastError'->>'code',
-    type = ${state}->'facts'->>'type',
-    livemode = (${state}->'facts'->>'livemode')::boolean,
-    created = to_timestamp((${state}->'facts'->>'created')::bigint),
-    metadata = coalesce(${state}->'facts'->'metadata', '{}'),
-    version = ${version},
-    needs_refresh = coalesce((${state}->>'needsRefresh')::boolean, false),
-    last_change_at = to_timestamp((${state}->>'lastChangeAt')::bigint),
-    state = ${state},
-    updated_at = now()
+    ${assignments(state, version)}
   where v.session_id = ${id} and v.version <= ${version}`
 
-/** The upsert of one session's projection row from a folded `SessionState` (jsonb). */
+/** The upsert of one session's row; a replay (rebuild) racing live appends never puts an older state back. */
 const upsertSession = (s: string, id: string, version: string, state: string): string => `
-  insert into ${s}.verification_sessions as v (
-    session_id, status, redaction_status, last_error_code, type, livemode, created, metadata,
-    version, needs_refresh, last_change_at, state, updated_at)
-  values (
-    ${id},
-    ${state}->'facts'->>'status',
-    ${state}->'facts'->>'redactionStatus',
-    ${state}->'facts'->'lastError'->>'code',
-    ${state}->'facts'->>'type',
-    (${state}->'facts'->>'livemode')::boolean,
-    to_timestamp((${state}->'facts'->>'created')::bigint),
-    coalesce(${state}->'facts'->'metadata', '{}'),
-    ${version},
-    coalesce((${state}->>'needsRefresh')::boolean, false),
-    to_timestamp((${state}->>'lastChangeAt')::bigint),
-    ${state},
-    now())
+  ${insertRow(s, id, version, state)}
   on conflict (session_id) do update set
-    status = excluded.status,
-    redaction_status = excluded.redaction_status,
-    last_error_code = excluded.last_error_code,
-    type = excluded.type,
-    livemode = excluded.livemode,
-    created = excluded.created,
-    metadata = excluded.metadata,
-    version = excluded.version,
-    needs_refresh = excluded.needs_refresh,
-    last_change_at = excluded.last_change_at,
-    state = excluded.state,
-    updated_at = excluded.updated_at
-  -- A replay (rebuild) racing live appends never puts an older state back.
-  where v.version <= excluded.version
-`
+    ${[...sessionColumnNames, "version", "updated_at"].map((c) => `${c} = excluded.${c}`).join(",\n    ")}
+  where v.version <= excluded.version`
 
 /** kysely migrations for the schema `schema` (validated by the caller). */
 export const migrationsFor = (schema: string): Record<string, Migration> => {
