@@ -1,6 +1,7 @@
 /**
- * Growing typed-array columns: the session table and the event log keep one typed array per
- * field (a million sessions in tens of megabytes) and double them as they fill.
+ * Typed-array columns: the session table and the event log keep one typed array per field (a
+ * million sessions in tens of megabytes). These helpers double a column as it fills and search
+ * the creation-time column, which is sorted because creation order is time order.
  *
  * @since 0.1.0
  */
@@ -19,4 +20,16 @@ export const grown = <T extends Column>(column: T, capacity: number): T => {
   const next = new (column.constructor as new (n: number) => T)(capacity)
   next.set(column)
   return next
+}
+
+/** The first index among the first `size` whose time is ≥ `t`; `times` is sorted ascending. */
+export const firstAtOrAfter = (times: Float64Array, size: number, t: number): number => {
+  let lo = 0
+  let hi = size
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (times[mid]! < t) lo = mid + 1
+    else hi = mid
+  }
+  return lo
 }

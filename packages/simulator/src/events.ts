@@ -9,7 +9,7 @@
  * @module
  */
 
-import { capacityFor, grown } from "./columns.ts"
+import { capacityFor, firstAtOrAfter, grown } from "./columns.ts"
 import { invalidRequest } from "./errors.ts"
 import { EVENT_TYPES, type EventType } from "./sessions.ts"
 
@@ -120,14 +120,7 @@ export class EventLog {
 
   /** The first index whose creation time is ≥ `t`. */
   firstCreatedAtOrAfter(t: number): number {
-    let lo = 0
-    let hi = this.#size
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (this.#created[mid]! < t) lo = mid + 1
-      else hi = mid
-    }
-    return lo
+    return firstAtOrAfter(this.#created, this.#size, t)
   }
 
   /** Index of the oldest event still inside the 30-day window at time `now`. */

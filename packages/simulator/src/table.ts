@@ -11,7 +11,7 @@
  * @module
  */
 
-import { capacityFor, grown } from "./columns.ts"
+import { capacityFor, firstAtOrAfter, grown } from "./columns.ts"
 import { type Batch, type GeneratedHistory, generateHistory } from "./generate.ts"
 import {
   REDACTIONS,
@@ -172,13 +172,6 @@ export class SessionTable {
 
   /** The first index whose creation time is ≥ `t` (binary search; creation order is time order). */
   firstCreatedAtOrAfter(t: number): number {
-    let lo = 0
-    let hi = this.#size
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (this.#created[mid]! < t) lo = mid + 1
-      else hi = mid
-    }
-    return lo
+    return firstAtOrAfter(this.#created, this.#size, t)
   }
 }
