@@ -97,7 +97,7 @@ export const verifyWebhook = (
   rawBody: string | Uint8Array,
   header: string | null | undefined,
   options: VerifyOptions,
-): Result.Result<StripeEvent | ForeignEvent, InvalidSignature | InvalidPayload> =>
-  Result.flatMap(verifyWebhookSignature(rawBody, header, options), () =>
-    decodeStripeEvent(typeof rawBody === "string" ? rawBody : Buffer.from(rawBody).toString("utf8")),
-  )
+): Result.Result<StripeEvent | ForeignEvent, InvalidSignature | InvalidPayload> => {
+  const body = typeof rawBody === "string" ? rawBody : Buffer.from(rawBody).toString("utf8")
+  return Result.flatMap(verifyWebhookSignature(body, header, options), () => decodeStripeEvent(body))
+}
