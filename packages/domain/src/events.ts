@@ -124,16 +124,6 @@ export const SessionEvent = Schema.Union([
 export type SessionEvent = typeof SessionEvent.Type
 export type SessionEventType = SessionEvent["_tag"]
 
-/** Events that record a status transition, in lifecycle order. */
-export const transitionEventTypes = [
-  "SessionStarted",
-  "SessionSubmitted",
-  "SessionVerified",
-  "VerificationFailed",
-  "SessionCanceled",
-  "SessionResynced",
-] as const satisfies ReadonlyArray<SessionEventType>
-
 /**
  * The status a session is in after `event`, when the event moves or sets it; `undefined` for
  * events that leave the status alone. Audits and tests read histories as status paths with it.
