@@ -17,11 +17,11 @@ import {
   ForbiddenField,
   InvalidArgument,
 } from "./errors.ts"
-import { checkStreamId, encodeForStorage, findForbidden } from "./guards.ts"
+import { checkStreamId, encodeForStorage, findRefused } from "./guards.ts"
 import { EventMetadata } from "./metadata.ts"
 import { readStream } from "./read.ts"
 import { runToPromise } from "./run.ts"
-import { query, sqlState, toStoreError } from "./sql-errors.ts"
+import { query } from "./sql-errors.ts"
 
 /** The batch was stored: the stream is now at `nextVersion`; `positions` are the events' global positions. */
 export interface Appended {
@@ -64,12 +64,6 @@ export interface AppendOptions {
 }
 
 const decodeMetadata = Schema.decodeUnknownResult(EventMetadata)
-
-interface AppendRow {
-  outcome: "appended" | "duplicate" | "conflict"
-  version: string | null
-  positions: Array<string> | null
-}
 
 interface StateRow {
   stream_version: string | null
@@ -135,11 +129,14 @@ const prepare = (
     )
   }
   const stripeEventId = options.stripeEventId ?? null
-  if (stripeEventId !== null && (typeof stripeEventId !== "string" || stripeEventId.length === 0)) {
+  if (
+    stripeEventId !== null &&
+    (typeof stripeEventId !== "string" || !/^[\x21-\x7e]{1,255}$/.test(stripeEventId))
+  ) {
     return Result.fail(
       new InvalidArgument({
         argument: "stripeEventId",
-        message: "stripeEventId must be a non-empty string when present",
+        message: `stripeEventId must be 1 to 255 printable ASCII characters when present, got ${JSON.stringify(stripeEventId)}`,
       }),
     )
   }
@@ -152,7 +149,16 @@ const prepare = (
       }),
     )
   }
-  const secretInMetadata = findForbidden(metadata.success)
+  const refused = findRefused(metadata.success)
+  if (refused.nul !== undefined) {
+    return Result.fail(
+      new InvalidArgument({
+        argument: "metadata",
+        message: `metadata holds the NUL character (U+0000) at ${refused.nul}; Postgres jsonb cannot store it`,
+      }),
+    )
+  }
+  const secretInMetadata = refused.forbidden
   if (secretInMetadata !== undefined) {
     return Result.fail(
       new ForbiddenField({
@@ -178,8 +184,8 @@ const prepare = (
 }
 
 /**
- * Sends a prepared append: one call of the schema's `append_to_stream`. A plain Promise, so the
- * Promise facade pays nothing for Effect on its hottest path; database errors are already typed.
+ * Sends a prepared append through the store's group commit. A plain Promise, so the Promise
+ * facade pays nothing for Effect on its hottest path; database errors are already typed.
  */
 const send = async (
   ctx: StoreContext,
@@ -187,32 +193,14 @@ const send = async (
   before: SessionState,
 ): Promise<AppendResult> => {
   const after = fold(append.events, before)
-  let row: AppendRow
-  try {
-    // Straight to pg, as a prepared statement: the hot path skips kysely's query building.
-    const result = await ctx.connection.pool.query<AppendRow>({
-      name: `idtrail_append_${ctx.schema}`,
-      text: `select outcome, version, positions from "${ctx.schema}".append_to_stream($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb)`,
-      values: [
-        append.id,
-        append.expectedVersion,
-        append.stripeEventId,
-        append.batch,
-        append.metadata,
-        JSON.stringify(after),
-      ],
-    })
-    row = result.rows[0]!
-  } catch (error) {
-    // Two writers raced with the same Stripe event on different versions: the unique index decided.
-    if (
-      sqlState(error) === "23505" &&
-      String((error as { constraint?: string }).constraint).includes("stripe_event_id")
-    ) {
-      return { _tag: "Duplicate", stripeEventId: append.stripeEventId! }
-    }
-    throw toStoreError("appendToStream", error)
-  }
+  const row = await ctx.appends.send({
+    streamId: append.id,
+    expectedVersion: append.expectedVersion,
+    stripeEventId: append.stripeEventId,
+    events: append.batch,
+    metadata: append.metadata,
+    state: JSON.stringify(after),
+  })
   switch (row.outcome) {
     case "appended":
       return {

@@ -5,6 +5,7 @@
  */
 import { type Kysely, type RawBuilder, sql } from "kysely"
 import type { Connection } from "./database.ts"
+import { type GroupCommit, type GroupCommitOptions, makeGroupCommit } from "./group-commit.ts"
 
 /** An open connection bound to one Postgres schema. */
 export interface StoreContext {
@@ -15,10 +16,20 @@ export interface StoreContext {
   readonly ref: (name: string) => RawBuilder<unknown>
   /** Quoted, schema-qualified names for hand-written SQL on the hot paths. */
   readonly tables: { readonly events: string }
+  /** Sends appends, grouping those that arrive while others are in flight. */
+  readonly appends: GroupCommit
 }
 
-export const makeContext = (connection: Connection, schema: string): StoreContext => ({
+export const makeContext = (
+  connection: Connection,
+  schema: string,
+  groupCommit: GroupCommitOptions = {},
+): StoreContext => ({
   connection,
+  appends: makeGroupCommit(
+    { pool: connection.pool, schema, prepared: connection.kind === "postgres" },
+    groupCommit,
+  ),
   db: connection.db,
   schema,
   ref: (name) => sql.raw(`"${schema}"."${name}"`),

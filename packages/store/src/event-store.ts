@@ -24,6 +24,7 @@ import {
   type InvalidStreamId,
   TransactionIdsAhead,
 } from "./errors.ts"
+import type { GroupCommitOptions } from "./group-commit.ts"
 import { checkStreamId } from "./guards.ts"
 import { type HandleError, type HandleOptions, type HandleResult, handle, observe } from "./handle.ts"
 import type { CommandContext } from "./metadata.ts"
@@ -62,6 +63,8 @@ export interface StoreOptions extends ConnectionOptions {
   readonly schema?: string | undefined
   /** Run the migrations when opening (default `true`). */
   readonly migrate?: boolean | undefined
+  /** How concurrent appends share round trips and commits (see `group-commit.ts`). */
+  readonly groupCommit?: GroupCommitOptions | undefined
 }
 
 /** The store's operations. Every one is an Effect; bad input fails before anything is written. */
@@ -194,7 +197,7 @@ export const openEventStore = (
       query("connect", () => connect(options)),
       (c) => Effect.promise(() => c.close()),
     )
-    const ctx = makeContext(connection, schema)
+    const ctx = makeContext(connection, schema, options.groupCommit)
     const runMigrations = () => query("migrate", () => migrate(ctx.db, schema))
     if (options.migrate !== false) yield* runMigrations()
     yield* checkTransactionIds(ctx)

@@ -62,6 +62,8 @@ const clientSecretPattern = /^[a-z]+_[A-Za-z0-9]+_secret_[A-Za-z0-9]+$/
 interface Inspection {
   forbidden: string | undefined
   faithful: boolean
+  /** The first string (or key) holding U+0000, which Postgres' jsonb cannot store. */
+  nul: string | undefined
   /** The keys and indexes leading to the value being inspected; rendered only when needed. */
   readonly trail: Array<string>
 }
@@ -73,6 +75,7 @@ const inspect = (value: unknown, merchantKeys: boolean, out: Inspection): void =
     case "string":
       if (out.forbidden === undefined && clientSecretPattern.test(value))
         out.forbidden = render(out.trail, "")
+      if (out.nul === undefined && value.includes("\u0000")) out.nul = render(out.trail, "")
       return
     case "boolean":
       return
@@ -100,6 +103,8 @@ const inspect = (value: unknown, merchantKeys: boolean, out: Inspection): void =
         if (!merchantKeys && out.forbidden === undefined && forbiddenKeys.has(key)) {
           out.forbidden = render(out.trail, `.${key}`)
         }
+        if (out.nul === undefined && key.includes("\u0000"))
+          out.nul = render(out.trail, `.${JSON.stringify(key)}`)
         const nextMerchant = key === "metadata" || (metadataChange && (key === "from" || key === "to"))
         out.trail.push(`.${key}`)
         inspect(record[key], nextMerchant, out)
@@ -112,11 +117,16 @@ const inspect = (value: unknown, merchantKeys: boolean, out: Inspection): void =
   }
 }
 
-export const findForbidden = (value: unknown): string | undefined => {
-  const out: Inspection = { forbidden: undefined, faithful: true, trail: [] }
+/** What the event log refuses in a value: a secret or personal data, or a NUL character. */
+export const findRefused = (
+  value: unknown,
+): { readonly forbidden: string | undefined; readonly nul: string | undefined } => {
+  const out: Inspection = { forbidden: undefined, faithful: true, nul: undefined, trail: [] }
   inspect(value, false, out)
-  return out.forbidden
+  return out
 }
+
+export const findForbidden = (value: unknown): string | undefined => findRefused(value).forbidden
 
 /** An event ready for the database: its type and its JSON. */
 export interface EncodedEvent {
@@ -146,7 +156,7 @@ export const encodeForStorage = (
     )
   }
   const data = encoded.success as SessionEvent
-  const found: Inspection = { forbidden: undefined, faithful: true, trail: [] }
+  const found: Inspection = { forbidden: undefined, faithful: true, nul: undefined, trail: [] }
   inspect(data, false, found)
   // JSON.stringify would drop undefined and functions and turn NaN into null: a silent change of
   // meaning, so refuse it.
@@ -155,6 +165,14 @@ export const encodeForStorage = (
       new InvalidEvent({
         index,
         message: `event ${index} is not JSON: it holds undefined, a function, a symbol, a BigInt, a non-finite number or a class instance`,
+      }),
+    )
+  }
+  if (found.nul !== undefined) {
+    return Result.fail(
+      new InvalidEvent({
+        index,
+        message: `event ${index} holds the NUL character (U+0000) at ${found.nul}; Postgres jsonb cannot store it`,
       }),
     )
   }

@@ -163,7 +163,39 @@ $$;
   ],
   ["0002_audit_views", auditViewsSql(s)],
   ["0003_session_row_holds_version", sessionRowHoldsVersionSql(s)],
+  ["0004_group_commit", groupCommitSql(s)],
 ]
+
+/**
+ * Group commit: several appends in one call, one transaction, one WAL flush. Each is the very
+ * append of `append_to_stream`, in the order given, with its own outcome; `ord` says whose.
+ */
+const groupCommitSql = (s: string): string => `
+create function ${s}.append_batch(
+  p_stream_ids text[],
+  p_expected_versions bigint[],
+  p_stripe_event_ids text[],
+  p_events jsonb[],
+  p_metadata jsonb[],
+  p_states jsonb[],
+  out ord int,
+  out outcome text,
+  out version bigint,
+  out positions bigint[]
+)
+returns setof record
+language plpgsql as $$
+begin
+  for i in 1 .. coalesce(array_length(p_stream_ids, 1), 0) loop
+    ord := i;
+    select a.outcome, a.version, a.positions into outcome, version, positions
+      from ${s}.append_to_stream(p_stream_ids[i], p_expected_versions[i], p_stripe_event_ids[i],
+                                 p_events[i], p_metadata[i], p_states[i]) a;
+    return next;
+  end loop;
+end
+$$;
+`
 
 /**
  * The session's `verification_sessions` row becomes the stream's version holder, and `streams`

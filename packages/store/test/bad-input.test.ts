@@ -112,6 +112,34 @@ describe.each(backends)("bad input on $name: a typed error, and nothing written"
     )
   })
 
+  it("a NUL character, which Postgres' jsonb cannot store, is refused before sending: in an event, in metadata, in a Stripe event id", async () => {
+    await failsWith(
+      store.appendToStream("vs_bad", [updated("vs_bad", { document: { note: "a\u0000b" } }) as never], {
+        expectedVersion: 0,
+        metadata: metadata(),
+      }),
+      "InvalidEvent",
+      /NUL character \(U\+0000\) at \$\.changes\[0\]\.to\.document\.note/,
+    )
+    await failsWith(
+      store.appendToStream("vs_bad", [{ _tag: "SessionSubmitted", sessionId: "vs_bad", at: 1 }], {
+        expectedVersion: 0,
+        metadata: metadata({ actor: { kind: "user", id: "ann\u0000" } }),
+      }),
+      "InvalidArgument",
+      /metadata holds the NUL character/,
+    )
+    await failsWith(
+      store.appendToStream("vs_bad", [{ _tag: "SessionSubmitted", sessionId: "vs_bad", at: 1 }], {
+        expectedVersion: 0,
+        stripeEventId: "evt_\u0000",
+        metadata: metadata(),
+      }),
+      "InvalidArgument",
+      /stripeEventId must be 1 to 255 printable ASCII/,
+    )
+  })
+
   it("event metadata carrying a client secret is ForbiddenField", async () => {
     await failsWith(
       store.appendToStream("vs_bad", [{ _tag: "SessionSubmitted", sessionId: "vs_bad", at: 1 }], {

@@ -1,0 +1,120 @@
+import { fold, type SessionEvent } from "@idtrail/domain"
+import { sql } from "kysely"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { AppendResult } from "../src/index.ts"
+import { backends, metadata, openTestStore } from "./fixtures.ts"
+
+const submitted = (sessionId: string, at: number): SessionEvent => ({
+  _tag: "SessionSubmitted",
+  sessionId,
+  at,
+})
+const canceled = (sessionId: string, at: number): SessionEvent => ({ _tag: "SessionCanceled", sessionId, at })
+
+describe.each(backends)("group commit on $name: appends made at once share commits", ({ databaseUrl }) => {
+  let store: Awaited<ReturnType<typeof openTestStore>>
+  beforeAll(async () => {
+    store = await openTestStore(databaseUrl)
+  })
+  afterAll(async () => {
+    await store?.dispose()
+  })
+  const table = (name: string) => sql.raw(`"${store.schema}".${name}`)
+  /** How many transactions wrote the streams' events. */
+  const transactionsOf = async (streams: ReadonlyArray<string>) =>
+    Number(
+      (
+        await sql<{ n: string }>`select count(distinct transaction_id) as n from ${table("events")}
+          where stream_id = any(${streams})`.execute(store.service.db)
+      ).rows[0]!.n,
+    )
+  const append = (
+    stream: string,
+    events: ReadonlyArray<SessionEvent>,
+    expectedVersion: number,
+    stripeEventId?: string,
+  ) =>
+    store.appendToStream(stream, events, {
+      expectedVersion,
+      stripeEventId,
+      metadata: metadata({ stripeEventId: stripeEventId ?? null }),
+    })
+
+  it("concurrent appends each get their own outcome (appended, duplicate, conflict), in fewer transactions than appends", async () => {
+    await append("vs_gc_dup", [submitted("vs_gc_dup", 1)], 0, "evt_gc_dup")
+    await append("vs_gc_old", [submitted("vs_gc_old", 1)], 0)
+    const fresh = Array.from({ length: 20 }, (_, i) => `vs_gc_${i}`)
+    const results = await Promise.all([
+      ...fresh.map((s, i) => append(s, [submitted(s, 1)], 0, `evt_gc_${i}`)),
+      append("vs_gc_dup", [canceled("vs_gc_dup", 2)], 1, "evt_gc_dup"),
+      append("vs_gc_old", [canceled("vs_gc_old", 2)], 0),
+    ])
+    expect(results.slice(0, 20).map((r) => r._tag)).toEqual(Array(20).fill("Appended"))
+    expect(results[20]).toEqual({ _tag: "Duplicate", stripeEventId: "evt_gc_dup" })
+    expect(results[21]).toEqual({ _tag: "VersionConflict", expected: 0, actual: 1 })
+    // Every append's positions are its own events' positions.
+    const positions = results.slice(0, 20).flatMap((r) => (r._tag === "Appended" ? r.positions : []))
+    const stored = await sql<{
+      stream_id: string
+      position: string
+    }>`select stream_id, position from ${table("events")}
+      where stream_id = any(${fresh}) order by position`.execute(store.service.db)
+    expect(stored.rows.map((r) => Number(r.position)).sort((a, b) => a - b)).toEqual(
+      [...positions].sort((a, b) => a - b),
+    )
+    for (const [i, r] of results.slice(0, 20).entries()) {
+      const own = stored.rows.find(
+        (row) => Number(row.position) === (r as Extract<AppendResult, { _tag: "Appended" }>).positions[0],
+      )
+      expect(own?.stream_id).toBe(fresh[i])
+    }
+    expect(await transactionsOf(fresh)).toBeLessThan(20)
+    // The losers wrote nothing.
+    expect((await store.readStream("vs_gc_dup")).map((e) => e.event._tag)).toEqual(["SessionSubmitted"])
+    expect((await store.readStream("vs_gc_old")).map((e) => e.event._tag)).toEqual(["SessionSubmitted"])
+  })
+
+  it("appends to one stream issued back to back, without waiting, keep their order in one commit", async () => {
+    const start = [submitted("vs_gc_seq", 1)]
+    const first = append("vs_gc_seq", start, 0)
+    const second = store.appendToStream("vs_gc_seq", [canceled("vs_gc_seq", 2)], {
+      expectedVersion: 1,
+      state: fold(start),
+      metadata: metadata(),
+    })
+    expect((await first)._tag).toBe("Appended")
+    expect(await second).toMatchObject({ _tag: "Appended", nextVersion: 2 })
+    expect((await store.readStream("vs_gc_seq")).map((e) => [e.streamVersion, e.event._tag])).toEqual([
+      [1, "SessionSubmitted"],
+      [2, "SessionCanceled"],
+    ])
+    expect((await store.state("vs_gc_seq")).version).toBe(2)
+  })
+
+  it("an append the database refuses fails alone: the others of its group are stored", async () => {
+    // A trigger plays a database that refuses one stream's events (a constraint the store does not know).
+    await sql
+      .raw(`create function "${store.schema}".refuse_poison() returns trigger language plpgsql as $$
+        begin
+          if new.stream_id = 'vs_gc_poison' then raise exception 'poison refused' using errcode = '23514'; end if;
+          return new;
+        end $$;
+        create trigger refuse_poison before insert on "${store.schema}".events
+          for each row execute function "${store.schema}".refuse_poison();`)
+      .execute(store.service.db)
+    try {
+      const streams = ["vs_gc_a", "vs_gc_poison", "vs_gc_b", "vs_gc_c"]
+      const settled = await Promise.allSettled(streams.map((s) => append(s, [submitted(s, 1)], 0)))
+      expect(settled.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled", "fulfilled"])
+      expect((settled[1] as PromiseRejectedResult).reason).toMatchObject({
+        _tag: "StoreFailure",
+        message: expect.stringMatching(/poison refused/),
+      })
+      for (const s of ["vs_gc_a", "vs_gc_b", "vs_gc_c"]) expect(await store.readStream(s)).toHaveLength(1)
+      expect(await store.readStream("vs_gc_poison")).toEqual([])
+      expect((await store.state("vs_gc_poison")).version).toBe(0)
+    } finally {
+      await sql.raw(`drop trigger refuse_poison on "${store.schema}".events`).execute(store.service.db)
+    }
+  })
+})
