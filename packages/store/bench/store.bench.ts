@@ -3,7 +3,8 @@
  * (`DATABASE_URL`, default the local server's `idtrail_ci`):
  *
  * - baseline: raw `pg` inserts of the same JSON payloads into a plain table (bigserial, jsonb);
- * - idtrail: `appendToStream` (duplicate check, version check, insert, inline projection);
+ * - idtrail: `appendToStream` (duplicate check, version check, insert, inline projection), with
+ *   its group commit (concurrent appends share a call and a commit) and without it;
  * - peer: `@event-driven-io/emmett-postgresql`'s `appendToStream`.
  *
  * Scenarios: one event per append at 1 and 8 clients (distinct streams), 100 events per append,
@@ -108,7 +109,7 @@ const appendSlice = async (
   return time(async () => {
     await Promise.all(
       Array.from({ length: clients }, async (_, client) => {
-        const stream = `vs_${c.name.split(" ")[0]}_${tag}_${client}`
+        const stream = `vs_${c.name.toLowerCase().replace(/[^a-z]+/g, "_")}_${tag}_${client}`
         let version = 0
         for (let i = 0; i < perClient; i++) {
           const events = Array.from({ length: batchSize }, (_, j) => eventOf(stream, version + j))
@@ -147,6 +148,13 @@ const main = async () => {
   const admin = new pg.Pool({ connectionString: url, max: 9 })
   await admin.query(`drop schema if exists ${schema} cascade`)
   const store: PromiseStore = await openStore({ databaseUrl: url, schema, poolSize: 8 })
+  // The same store with group commit off: one append per call, as many calls as connections.
+  const ungrouped: PromiseStore = await openStore({
+    databaseUrl: url,
+    schema,
+    poolSize: 8,
+    groupCommit: { maxInFlight: 8, maxBatch: 1 },
+  })
   await admin.query(`create table ${schema}.raw_events (id bigserial primary key, data jsonb not null)`)
   // Emmett keeps its tables in `public`: give it a database of its own, dropped at the end.
   const emmettUrl = new URL(url)
@@ -158,6 +166,20 @@ const main = async () => {
   await emmett.appendToStream(`warmup_${uniq()}`, [{ type: "Warmup", data: {} }])
 
   const states = new Map<string, SessionState>()
+  const idtrail = (name: string, target: PromiseStore): Contender => ({
+    name,
+    append: async (stream, events, version, seq) => {
+      const state = states.get(stream) ?? initialState
+      const result = await target.appendToStream(stream, events, {
+        expectedVersion: version,
+        stripeEventId: `evt_${stream}_${seq}`,
+        metadata: metadata(seq),
+        state,
+      })
+      if (result._tag !== "Appended") throw new Error(`unexpected ${result._tag}`)
+      states.set(stream, result.state)
+    },
+  })
   const contenders: ReadonlyArray<Contender> = [
     {
       name: "raw pg insert",
@@ -174,20 +196,8 @@ const main = async () => {
         }
       },
     },
-    {
-      name: "idtrail appendToStream",
-      append: async (stream, events, version, seq) => {
-        const state = states.get(stream) ?? initialState
-        const result = await store.appendToStream(stream, events, {
-          expectedVersion: version,
-          stripeEventId: `evt_${stream}_${seq}`,
-          metadata: metadata(seq),
-          state,
-        })
-        if (result._tag !== "Appended") throw new Error(`unexpected ${result._tag}`)
-        states.set(stream, result.state)
-      },
-    },
+    idtrail("idtrail appendToStream", store),
+    idtrail("idtrail, group commit off", ungrouped),
     {
       name: "emmett appendToStream",
       append: async (stream, events, version) => {
@@ -209,10 +219,26 @@ const main = async () => {
     { scenario: "1 event/append, 8 clients", clients: 8, perClient: single8, batch: 1 },
     { scenario: "100 events/append, 1 client", clients: 1, perClient: batches, batch: 100 },
   ]
+  // How many appends the group commit put in one transaction, per scenario.
+  const grouping: Array<{ scenario: string; appendsPerTransaction: number }> = []
+  const lastPosition = async () =>
+    Number((await admin.query(`select coalesce(max(position), 0) as p from ${schema}.events`)).rows[0].p)
   for (const s of scenarios) {
+    const from = await lastPosition()
     const eps = await appendScenario(contenders, s.clients, s.perClient, s.batch, 20)
     for (const c of contenders)
       rows.push({ scenario: s.scenario, contender: c.name, eventsPerSecond: eps.get(c.name)! })
+    const g = (
+      await admin.query(
+        `select count(*) as events, count(distinct transaction_id) as transactions
+           from ${schema}.events where position > $1 and stream_id like 'vs_idtrail_appendtostream_%'`,
+        [from],
+      )
+    ).rows[0]
+    grouping.push({
+      scenario: s.scenario,
+      appendsPerTransaction: Number(g.events) / s.batch / Number(g.transactions),
+    })
     states.clear()
   }
 
@@ -284,6 +310,10 @@ const main = async () => {
       (t) => `| ${t.target} | ${t.ratio.toFixed(2)}× | ${t.ratio >= t.min ? "yes" : "**no**"} |`,
     ),
     `| catch-up ≥ 100,000 events/s decoded | ${fmt(catchUp)} /s | ${catchUp >= 100_000 ? "yes" : "**no**"} |`,
+    "",
+    "| scenario | idtrail appends per transaction (group commit) |",
+    "| --- | ---: |",
+    ...grouping.map((g) => `| ${g.scenario} | ${g.appendsPerTransaction.toFixed(2)} |`),
   ]
   const pgVersion = (await admin.query("show server_version")).rows[0].server_version
   const header = `Postgres ${pgVersion}, Node ${process.version}, ${new Date().toISOString()}`
@@ -294,11 +324,12 @@ const main = async () => {
   writeFileSync(join(out, "store.md"), md)
   writeFileSync(
     join(out, "store.json"),
-    `${JSON.stringify({ environment: { postgres: pgVersion, node: process.version, date: new Date().toISOString() }, results: rows, targets: [...targets.map((t) => ({ ...t, met: t.ratio >= t.min })), { target: "catch-up ≥ 100,000 events/s decoded", eventsPerSecond: catchUp, met: catchUp >= 100_000 }] }, null, 2)}\n`,
+    `${JSON.stringify({ environment: { postgres: pgVersion, node: process.version, date: new Date().toISOString() }, results: rows, grouping, targets: [...targets.map((t) => ({ ...t, met: t.ratio >= t.min })), { target: "catch-up ≥ 100,000 events/s decoded", eventsPerSecond: catchUp, met: catchUp >= 100_000 }] }, null, 2)}\n`,
   )
 
   await emmett.close()
   await store.close()
+  await ungrouped.close()
   await admin.query(`drop schema if exists ${schema} cascade`)
   await admin.query("drop database if exists idtrail_bench_emmett")
   await admin.end()

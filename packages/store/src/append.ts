@@ -18,7 +18,7 @@ import {
   InvalidArgument,
 } from "./errors.ts"
 import { checkStreamId, encodeForStorage, findRefused } from "./guards.ts"
-import { EventMetadata } from "./metadata.ts"
+import { EventMetadata, isExactMetadata } from "./metadata.ts"
 import { readStream } from "./read.ts"
 import { runToPromise } from "./run.ts"
 import { query } from "./sql-errors.ts"
@@ -140,7 +140,9 @@ const prepare = (
       }),
     )
   }
-  const metadata = decodeMetadata(options.metadata)
+  const metadata: Result.Result<EventMetadata, Schema.SchemaError> = isExactMetadata(options.metadata)
+    ? Result.succeed(options.metadata)
+    : decodeMetadata(options.metadata)
   if (Result.isFailure(metadata)) {
     return Result.fail(
       new InvalidArgument({

@@ -24,7 +24,7 @@ import {
   type InvalidStreamId,
   TransactionIdsAhead,
 } from "./errors.ts"
-import type { GroupCommitOptions } from "./group-commit.ts"
+import { checkGroupCommitOptions, type GroupCommitOptions } from "./group-commit.ts"
 import { checkStreamId } from "./guards.ts"
 import { type HandleError, type HandleOptions, type HandleResult, handle, observe } from "./handle.ts"
 import type { CommandContext } from "./metadata.ts"
@@ -192,6 +192,10 @@ export const openEventStore = (
         argument: "schema",
         message: `schema ${JSON.stringify(schema)} must be lower-case letters, digits and _, at most 63 characters`,
       })
+    }
+    const groupCommitProblem = checkGroupCommitOptions(options.groupCommit ?? {})
+    if (groupCommitProblem !== undefined) {
+      return yield* new InvalidArgument({ argument: "groupCommit", message: groupCommitProblem })
     }
     const connection = yield* Effect.acquireRelease(
       query("connect", () => connect(options)),

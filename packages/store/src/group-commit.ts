@@ -1,8 +1,9 @@
 /**
- * Group commit for appends. While `maxInFlight` calls are already at the database, a new append
- * waits; when one of them returns, every append that waited goes in one call of the schema's
- * `append_batch`: one round trip, one transaction, one WAL flush for all of them. A lone append
- * (nothing in flight) goes at once through `append_to_stream`, so a quiet store pays no delay.
+ * Group commit for appends. Appends made in the same turn of the event loop go to the database in
+ * one call of the schema's `append_batch`; while `maxInFlight` calls are already there, later
+ * appends wait, and when one returns, every append that waited goes in the next call: one round
+ * trip, one transaction, one WAL flush for all of them. A lone append goes at once through
+ * `append_to_stream`, so a quiet store pays no delay.
  *
  * Each append keeps its own outcome (appended, duplicate, version conflict), exactly as if it had
  * been sent alone: the batch runs them in arrival order, so two appends to one stream keep their
@@ -37,7 +38,7 @@ export interface AppendRow {
 export interface GroupCommitOptions {
   /** Calls at the database at once before appends start to wait and group (default 2). */
   readonly maxInFlight?: number | undefined
-  /** The most appends one call carries (default 64). */
+  /** The most appends one call carries (default 64); 1 turns grouping off. */
   readonly maxBatch?: number | undefined
 }
 
@@ -76,6 +77,17 @@ export interface Queryable {
   }): Promise<{ rows: Array<R> }>
 }
 
+/** Why `options` cannot work, or `undefined` when they can. */
+export const checkGroupCommitOptions = (options: GroupCommitOptions): string | undefined => {
+  for (const key of ["maxInFlight", "maxBatch"] as const) {
+    const value = options[key]
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
+      return `groupCommit.${key} must be a positive integer, got ${String(value)}`
+    }
+  }
+  return undefined
+}
+
 // A Stripe event id stored twice by two racing writers: the unique index decided, not the check.
 const isDuplicateRace = (error: unknown): boolean =>
   sqlState(error) === "23505" &&
@@ -85,8 +97,8 @@ export const makeGroupCommit = (
   { pool, schema, prepared }: AppendTarget,
   options: GroupCommitOptions = {},
 ): GroupCommit => {
-  const maxInFlight = Math.max(1, options.maxInFlight ?? 2)
-  const maxBatch = Math.max(1, options.maxBatch ?? 64)
+  const maxInFlight = options.maxInFlight ?? 2
+  const maxBatch = options.maxBatch ?? 64
   const named = (name: string) => (prepared ? { name } : {})
   const one = {
     ...named(`idtrail_append_${schema}`),

@@ -65,15 +65,17 @@ interface Inspection {
   /** The first string (or key) holding U+0000, which Postgres' jsonb cannot store. */
   nul: string | undefined
   /** The keys and indexes leading to the value being inspected; rendered only when needed. */
-  readonly trail: Array<string>
+  readonly trail: Array<string | number>
 }
 
-const render = (trail: ReadonlyArray<string>, last: string): string => `$${trail.join("")}${last}`
+const render = (trail: ReadonlyArray<string | number>, last: string): string =>
+  `$${trail.map((step) => (typeof step === "number" ? `[${step}]` : `.${step}`)).join("")}${last}`
 
 const inspect = (value: unknown, merchantKeys: boolean, out: Inspection): void => {
   switch (typeof value) {
     case "string":
-      if (out.forbidden === undefined && clientSecretPattern.test(value))
+      // The cheap substring test first: the pattern runs only on strings that could match.
+      if (out.forbidden === undefined && value.includes("_secret_") && clientSecretPattern.test(value))
         out.forbidden = render(out.trail, "")
       if (out.nul === undefined && value.includes("\u0000")) out.nul = render(out.trail, "")
       return
@@ -86,7 +88,7 @@ const inspect = (value: unknown, merchantKeys: boolean, out: Inspection): void =
       if (value === null) return
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) {
-          out.trail.push(`[${i}]`)
+          out.trail.push(i)
           inspect(value[i], false, out)
           out.trail.pop()
         }
@@ -106,7 +108,7 @@ const inspect = (value: unknown, merchantKeys: boolean, out: Inspection): void =
         if (out.nul === undefined && key.includes("\u0000"))
           out.nul = render(out.trail, `.${JSON.stringify(key)}`)
         const nextMerchant = key === "metadata" || (metadataChange && (key === "from" || key === "to"))
-        out.trail.push(`.${key}`)
+        out.trail.push(key)
         inspect(record[key], nextMerchant, out)
         out.trail.pop()
       }

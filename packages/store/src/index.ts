@@ -19,6 +19,7 @@ export type {
 export type { ConnectionOptions } from "./database.ts"
 export * from "./errors.ts"
 export { EventStore, type EventStoreService, makeEventStore, type StoreOptions } from "./event-store.ts"
+export type { GroupCommitOptions } from "./group-commit.ts"
 export { checkStreamId, findForbidden, forbiddenKeys, maxEventBytes, maxStreamIdLength } from "./guards.ts"
 export type {
   AlreadyRecorded,

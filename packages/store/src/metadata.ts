@@ -36,6 +36,42 @@ export const EventMetadata = Schema.Struct({
 })
 export type EventMetadata = typeof EventMetadata.Type
 
+const sources: ReadonlySet<unknown> = new Set(EventSource.literals)
+const actorKinds: ReadonlySet<unknown> = new Set(Actor.fields.kind.literals)
+const metadataKeys = Object.keys(EventMetadata.fields).length
+const nullOrString = (u: unknown): boolean => u === null || typeof u === "string"
+const isRecord = (u: unknown): u is Record<string, unknown> => {
+  if (typeof u !== "object" || u === null) return false
+  const proto = Object.getPrototypeOf(u)
+  return proto === Object.prototype || proto === null
+}
+
+/**
+ * `true` only for metadata the schema takes exactly as it is: its seven keys and no other, each of
+ * the right type. Appends check this first, because the schema's decoder is several times slower
+ * on the hottest path; anything else goes through `EventMetadata` itself, which decides (and says
+ * what is wrong). A test holds this check to the schema.
+ */
+export const isExactMetadata = (u: unknown): u is EventMetadata => {
+  if (!isRecord(u)) return false
+  const m = u
+  const actor = m.actor
+  return (
+    Object.keys(m).length === metadataKeys &&
+    sources.has(m.source) &&
+    nullOrString(m.stripeEventId) &&
+    nullOrString(m.stripeEventType) &&
+    (m.observedAt === null || Number.isSafeInteger(m.observedAt)) &&
+    nullOrString(m.causationId) &&
+    nullOrString(m.correlationId) &&
+    isRecord(actor) &&
+    Object.keys(actor).length === 2 &&
+    actorKinds.has(actor.kind) &&
+    typeof actor.id === "string" &&
+    actor.id.length > 0
+  )
+}
+
 /** What the caller of `handle` says about the command; the rest comes from the command itself. */
 export interface CommandContext {
   readonly actor: Actor

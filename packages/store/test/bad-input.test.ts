@@ -225,6 +225,21 @@ describe.each(backends)("bad input on $name: a typed error, and nothing written"
     )
   })
 
+  it.each([
+    ["maxInFlight", { maxInFlight: 0 }, /groupCommit.maxInFlight must be a positive integer, got 0/],
+    ["maxBatch", { maxBatch: Number.NaN }, /groupCommit.maxBatch must be a positive integer, got NaN/],
+  ])(
+    "a group commit setting that cannot work (%s) is refused before connecting",
+    async (_, groupCommit, message) => {
+      const error = await openStore({ databaseUrl, groupCommit }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(error).toMatchObject({ _tag: "InvalidArgument", argument: "groupCommit" })
+      expect((error as Error).message).toMatch(message)
+    },
+  )
+
   it("a schema name that is not a plain identifier is refused before connecting", async () => {
     await expect(openStore({ databaseUrl, schema: 'x"; drop table y; --' })).rejects.toMatchObject({
       _tag: "InvalidArgument",
