@@ -17,10 +17,11 @@ import {
   ForbiddenField,
   InvalidArgument,
 } from "./errors.ts"
-import { checkStreamId, encodeForStorage, findRefused } from "./guards.ts"
+import { checkStreamId, type EncodedEvent, encodeForStorage, findRefused } from "./guards.ts"
 import { EventMetadata, isExactMetadata } from "./metadata.ts"
 import { readStream } from "./read.ts"
 import { runToPromise } from "./run.ts"
+import { sessionRowOf } from "./session-row.ts"
 import { query } from "./sql-errors.ts"
 
 /** The batch was stored: the stream is now at `nextVersion`; `positions` are the events' global positions. */
@@ -103,6 +104,8 @@ interface PreparedAppend {
   readonly stripeEventId: string | null
   readonly events: ReadonlyArray<SessionEvent>
   readonly batch: string
+  /** The one event of a one-event append, encoded: such appends take the lean path. */
+  readonly single: { readonly type: string; readonly event: string } | null
   readonly metadata: string
 }
 
@@ -169,18 +172,19 @@ const prepare = (
       }),
     )
   }
-  const encoded: Array<string> = new Array(events.length)
+  const encoded: Array<EncodedEvent> = new Array(events.length)
   for (let i = 0; i < events.length; i++) {
     const result = encodeForStorage(events[i], i)
     if (Result.isFailure(result)) return Result.fail(result.failure)
-    encoded[i] = result.success.json
+    encoded[i] = result.success
   }
   return Result.succeed({
     id: id.success,
     expectedVersion,
     stripeEventId,
     events,
-    batch: `[${encoded.join(",")}]`,
+    batch: `[${encoded.map((e) => e.json).join(",")}]`,
+    single: encoded.length === 1 ? { type: encoded[0]!.type, event: encoded[0]!.json } : null,
     metadata: JSON.stringify(metadata.success),
   })
 }
@@ -201,7 +205,8 @@ const send = async (
     stripeEventId: append.stripeEventId,
     events: append.batch,
     metadata: append.metadata,
-    state: JSON.stringify(after),
+    row: sessionRowOf(after),
+    single: append.single,
   })
   switch (row.outcome) {
     case "appended":

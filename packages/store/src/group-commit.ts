@@ -13,6 +13,7 @@
  *
  * @since 0.1.0
  */
+import type { SessionRow } from "./session-row.ts"
 import { isUnavailable, sqlState, toStoreError } from "./sql-errors.ts"
 
 /** An append ready to send: its parameters, already checked and encoded. */
@@ -23,8 +24,10 @@ export interface AppendCall {
   /** The events, as one JSON array. */
   readonly events: string
   readonly metadata: string
-  /** The session's state after the events, as JSON, for the inline projection. */
-  readonly state: string
+  /** The session's row after the events, for the inline projection. */
+  readonly row: SessionRow
+  /** For a one-event append: the event's type and JSON, so it can go through `append_one`. */
+  readonly single: { readonly type: string; readonly event: string } | null
 }
 
 /** What `append_to_stream` answered for one append. */
@@ -104,6 +107,10 @@ export const makeGroupCommit = (
     ...named(`idtrail_append_${schema}`),
     text: `select outcome, version, positions from "${schema}".append_to_stream($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb)`,
   }
+  const lean = {
+    ...named(`idtrail_append_one_${schema}`),
+    text: `select outcome, version, event_position from "${schema}".append_one($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::json, $8, $9, $10, $11, $12, $13, $14::jsonb, $15, $16)`,
+  }
   const many = {
     ...named(`idtrail_append_batch_${schema}`),
     text: `select ord, outcome, version, positions from "${schema}".append_batch($1::text[], $2::bigint[], $3::text[], $4::jsonb[], $5::jsonb[], $6::jsonb[]) order by ord`,
@@ -118,6 +125,40 @@ export const makeGroupCommit = (
   /** One append alone. A duplicate lost to the unique index is still a `duplicate`, not an error. */
   const sendOne = async (call: AppendCall): Promise<AppendRow> => {
     try {
+      if (call.single !== null) {
+        const { row } = call
+        const result = await pool.query<{
+          outcome: AppendRow["outcome"]
+          version: string | null
+          event_position: string | null
+        }>({
+          ...lean,
+          values: [
+            call.streamId,
+            call.expectedVersion,
+            call.stripeEventId,
+            call.single.type,
+            call.single.event,
+            call.metadata,
+            row.state,
+            row.status,
+            row.redactionStatus,
+            row.lastErrorCode,
+            row.type,
+            row.livemode,
+            row.created,
+            row.metadata,
+            row.needsRefresh,
+            row.lastChangeAt,
+          ],
+        })
+        const answer = result.rows[0]!
+        return {
+          outcome: answer.outcome,
+          version: answer.version,
+          positions: answer.event_position === null ? null : [answer.event_position],
+        }
+      }
       const result = await pool.query<AppendRow>({
         ...one,
         values: [
@@ -126,7 +167,7 @@ export const makeGroupCommit = (
           call.stripeEventId,
           call.events,
           call.metadata,
-          call.state,
+          call.row.state,
         ],
       })
       return result.rows[0]!
@@ -147,7 +188,7 @@ export const makeGroupCommit = (
           batch.map((w) => w.call.stripeEventId),
           batch.map((w) => w.call.events),
           batch.map((w) => w.call.metadata),
-          batch.map((w) => w.call.state),
+          batch.map((w) => w.call.row.state),
         ],
       })
       rows = result.rows

@@ -47,6 +47,20 @@ describe.each(backends)("projections on $name", ({ databaseUrl }) => {
     await lifecycle(store, "vs_p1", ["requires_input", "processing", "verified"])
     await lifecycle(store, "vs_p2", ["requires_input", "processing", "requires_input", "canceled"])
     await lifecycle(store, "vs_p3", ["processing"])
+    // A failed check, merchant metadata and a redaction: every projected column takes a value.
+    const failed = snapshot("vs_p9", "requires_input", {
+      last_error: { code: "document_expired", reason: "The document is expired." },
+      metadata: { order: "42" },
+    })
+    await store.handle("vs_p9", observation(snapshot("vs_p9", "processing"), 100, "api"), { actor })
+    await store.handle("vs_p9", observation(failed, 120, "webhook", "evt_p9_failed"), { actor })
+    // One event per step, so the last row comes from the one-event append (append_one).
+    await store.handle("vs_p9", observation({ ...failed, status: "canceled" }, 130, "api"), { actor })
+    await store.handle(
+      "vs_p9",
+      observation({ ...failed, status: "canceled", redaction: { status: "processing" } }, 140, "api"),
+      { actor },
+    )
   })
   afterAll(async () => {
     await store?.dispose()
@@ -65,7 +79,7 @@ describe.each(backends)("projections on $name", ({ databaseUrl }) => {
   }
 
   it("catchUp applies every event once and saves the checkpoint; a second catchUp applies nothing", async () => {
-    const expected = await expectedCounts(["vs_p1", "vs_p2", "vs_p3"])
+    const expected = await expectedCounts(["vs_p1", "vs_p2", "vs_p3", "vs_p9"])
     const applied = await store.catchUp(eventsByType(store), { batchSize: 3 })
     expect(applied).toBe(expected.reduce((n, r) => n + Number(r.count), 0))
     expect(await counts()).toEqual(expected)
@@ -88,12 +102,12 @@ describe.each(backends)("projections on $name", ({ databaseUrl }) => {
     await lifecycle(store, "vs_p4", ["requires_input"])
     const [progress] = await subscription
     expect(progress).toMatchObject({ projection: "events_by_type", events: 1 })
-    expect(await counts()).toEqual(await expectedCounts(["vs_p1", "vs_p2", "vs_p3", "vs_p4"]))
+    expect(await counts()).toEqual(await expectedCounts(["vs_p1", "vs_p2", "vs_p3", "vs_p4", "vs_p9"]))
   })
 
   it("replaying the log into a projection N times leaves the same rows (rebuild = truncate + replay)", async () => {
     const once = await counts()
-    expect(once).toEqual(await expectedCounts(["vs_p1", "vs_p2", "vs_p3", "vs_p4"]))
+    expect(once).toEqual(await expectedCounts(["vs_p1", "vs_p2", "vs_p3", "vs_p4", "vs_p9"]))
     const total = once.reduce((n: number, r) => n + Number(r.count), 0)
     for (let n = 0; n < 3; n++) {
       expect(await store.rebuild(eventsByType(store), { batchSize: 4 })).toBe(total)
@@ -101,7 +115,7 @@ describe.each(backends)("projections on $name", ({ databaseUrl }) => {
     }
   })
 
-  it("rebuilding the inline session projection N times leaves the same rows", async () => {
+  it("the rows appends write equal the rows a rebuild writes, column by column, and rebuilding N times leaves the same rows", async () => {
     const sessions = () =>
       rowsOf(
         store,
@@ -109,9 +123,15 @@ describe.each(backends)("projections on $name", ({ databaseUrl }) => {
                 needs_refresh, last_change_at, state from "${store.schema}".verification_sessions order by session_id`,
       )
     const live = await sessions()
-    expect(live).toHaveLength(4)
+    expect(live).toHaveLength(5)
+    expect(live.find((r) => r.session_id === "vs_p9")).toMatchObject({
+      status: "canceled",
+      redaction_status: "processing",
+      last_error_code: "document_expired",
+      metadata: { order: "42" },
+    })
     for (let n = 0; n < 3; n++) {
-      expect(await store.rebuild("verification_sessions", { batchSize: 2 })).toBe(4)
+      expect(await store.rebuild("verification_sessions", { batchSize: 2 })).toBe(5)
       expect(await sessions()).toEqual(live)
     }
   })
