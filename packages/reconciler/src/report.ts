@@ -1,0 +1,86 @@
+/**
+ * What a run did, for a person (`renderReport`) and for machines (the same object as JSON).
+ *
+ * @since 0.1.0
+ */
+
+/** One session whose local record changed (or, in a dry run, would change). */
+export interface Repair {
+  readonly sessionId: string
+  /** The domain events appended (or that would be), in order. */
+  readonly events: ReadonlyArray<string>
+}
+
+export interface Report {
+  readonly runId: string
+  readonly account: string
+  readonly mode: "incremental" | "sweep"
+  readonly dryRun: boolean
+  readonly startedAt: string
+  readonly finishedAt: string
+  /** True only when nothing failed: a run with any error never counts as complete. */
+  readonly complete: boolean
+  /** Sessions read from Stripe and compared with the local record. */
+  readonly examined: number
+  /** Sessions the local record did not know yet, now recorded (or that would be). */
+  readonly started: number
+  /** Known sessions whose local record drifted and was repaired (or would be). */
+  readonly repaired: number
+  readonly unchanged: number
+  /** Events appended (or that would be), by type. */
+  readonly eventsByType: Readonly<Record<string, number>>
+  /** The first 100 repairs, for reading; the counts above are complete. */
+  readonly repairs: ReadonlyArray<Repair>
+  /** Sweep only: how many local sessions Stripe's list does not have (reported, never changed). */
+  readonly missingRemotelyCount: number
+  /** The first 1,000 of them. */
+  readonly missingRemotely: ReadonlyArray<string>
+  /** Incremental only: Identity events read from the Events API. */
+  readonly eventsRead: number
+  /** Requests sent to Stripe. */
+  readonly requests: number
+  readonly warnings: ReadonlyArray<string>
+  readonly errors: ReadonlyArray<{ readonly sessionId: string | null; readonly message: string }>
+}
+
+/** Progress of a running job, reported after every page. */
+export interface Progress {
+  readonly phase: "events" | "sessions" | "sweep"
+  readonly pages: number
+  readonly examined: number
+  readonly repaired: number
+  readonly started: number
+  readonly errors: number
+}
+
+const plural = (n: number, one: string, many = `${one}s`) =>
+  `${n.toLocaleString("en")} ${n === 1 ? one : many}`
+
+/** The report as a few lines a person reads at a glance. */
+export const renderReport = (r: Report): string => {
+  const verb = r.dryRun ? "would be" : "were"
+  const lines = [
+    `${r.mode} reconciliation ${r.runId} of account ${r.account}${r.dryRun ? " (dry run: nothing written)" : ""}: ` +
+      `${r.complete ? "complete" : "INCOMPLETE"}`,
+    `  ${plural(r.examined, "session")} compared with Stripe in ${plural(r.requests, "request")}` +
+      (r.mode === "incremental" ? `, after ${plural(r.eventsRead, "event")} read` : ""),
+    `  ${plural(r.started, "session")} missing locally ${verb} recorded; ${plural(r.repaired, "session")} ${verb} repaired; ${r.unchanged.toLocaleString("en")} unchanged`,
+  ]
+  const byType = Object.entries(r.eventsByType).sort(([a], [b]) => (a < b ? -1 : 1))
+  if (byType.length > 0) lines.push(`  events: ${byType.map(([t, n]) => `${t} ${n}`).join(", ")}`)
+  for (const repair of r.repairs.slice(0, 10))
+    lines.push(`    ${repair.sessionId}: ${repair.events.join(" → ")}`)
+  if (r.repairs.length > 10) lines.push(`    … ${r.repairs.length - 10} more in the JSON report`)
+  if (r.mode === "sweep") {
+    lines.push(
+      r.missingRemotelyCount === 0
+        ? "  no local session is missing at Stripe"
+        : `  ${plural(r.missingRemotelyCount, "local session")} missing at Stripe (left as they are): ${r.missingRemotely.slice(0, 10).join(", ")}${r.missingRemotely.length > 10 ? ", …" : ""}`,
+    )
+  }
+  for (const w of r.warnings) lines.push(`  warning: ${w}`)
+  for (const e of r.errors.slice(0, 20))
+    lines.push(`  error${e.sessionId === null ? "" : ` (${e.sessionId})`}: ${e.message}`)
+  if (r.errors.length > 20) lines.push(`  … ${r.errors.length - 20} more errors in the JSON report`)
+  return lines.join("\n")
+}
