@@ -42,9 +42,11 @@ interface Config {
 /** Reads the command line and the environment; a setting that cannot work is an `InvalidConfig`. */
 export const readConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Config => {
   let parsed: ReturnType<typeof parse>
+  // `pnpm reconcile -- --mode sweep` hands the `--` on: it separates pnpm's options from ours.
+  const args = argv[0] === "--" ? argv.slice(1) : [...argv]
   const parse = () =>
     parseArgs({
-      args: [...argv],
+      args,
       options: {
         mode: { type: "string", default: "incremental" },
         "dry-run": { type: "boolean", default: false },

@@ -36,9 +36,12 @@ export interface SweepCursor {
 
 const table = (t: RunStateTarget, name: string) => sql.raw(`"${t.schema}".${name}`)
 
+/** Creates the reconciler's tables if needed; concurrent callers queue on a lock (`if not exists` alone races). */
 export const ensureTables = async (t: RunStateTarget): Promise<void> => {
-  await sql
-    .raw(`
+  await t.db.transaction().execute(async (tx) => {
+    await sql`select pg_advisory_xact_lock(hashtext(${`idtrail.reconciler.tables.${t.schema}`}))`.execute(tx)
+    await sql
+      .raw(`
 create table if not exists "${t.schema}".reconciler_leases (
   account text primary key,
   run_id text not null,
@@ -51,7 +54,8 @@ create table if not exists "${t.schema}".reconciler_cursors (
   updated_at timestamptz not null default now(),
   primary key (account, kind)
 );`)
-    .execute(t.db)
+      .execute(tx)
+  })
 }
 
 /** Takes the account's lease for `leaseSeconds`, or fails with `RunInProgress`. */

@@ -160,6 +160,18 @@ describe.each(backends)("the reconciler on $name, against the simulator over HTT
     expect((await reconcile(w.store, w.api(), { mode: "sweep", account: "eu" })).complete).toBe(true)
   })
 
+  it("two runs of one account started at once: one runs, the other is refused with RunInProgress", async () => {
+    const settled = await Promise.allSettled([
+      reconcile(w.store, w.api(), { mode: "sweep", runId: "recon_a" }),
+      reconcile(w.store, w.api(), { mode: "sweep", runId: "recon_b" }),
+    ])
+    expect(settled.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"])
+    const refused = settled.find((r) => r.status === "rejected") as PromiseRejectedResult
+    expect(refused.reason).toMatchObject({ _tag: "RunInProgress" })
+    const done = settled.find((r) => r.status === "fulfilled") as PromiseFulfilledResult<{ started: number }>
+    expect(done.value.started).toBe(150)
+  })
+
   it("a sweep that crashed resumes after its last finished page", async () => {
     const firstPage = await w.stripe.identity.verificationSessions.list({ limit: 100 })
     const target = { db: w.store.service.db, schema: w.store.schema }
