@@ -179,9 +179,9 @@ export const reconcile = async (
     let windowUpper: number | null =
       resume === null ? null : resume.windowUpper === null ? null : resume.windowUpper - 1
     let pending = new Map<string, number>()
+    // `to` is null only when Stripe listed no session at all: then every local one is missing there.
+    // Otherwise the first page sets it, and local sessions newer than the listing are not compared.
     const compareWindow = async (from: number, to: number | null) => {
-      // Sessions created after the sweep's first page are newer than its listing: not compared.
-      if (to === null) return
       const local = await localSessionsCreatedBetween(target, from, to)
       for (const { id } of local) {
         if (pending.has(id)) continue

@@ -116,6 +116,17 @@ describe.each(backends)("the reconciler on $name, against the simulator over HTT
     expect(await w.store.readStream(stray.id)).toEqual(before)
   })
 
+  it("when Stripe lists no session at all, every local session is reported missing there", async () => {
+    await reconcile(w.store, w.api(), { mode: "sweep" })
+    const empty = await openWorld(databaseUrl, 0)
+    try {
+      const sweep = await reconcile(w.store, empty.api(), { mode: "sweep", account: "empty" })
+      expect(sweep).toMatchObject({ complete: true, examined: 0, missingRemotelyCount: 150 })
+    } finally {
+      await empty.dispose()
+    }
+  })
+
   it("an incremental run reads only the events after its cursor: a second run reads none", async () => {
     const first = await reconcile(w.store, w.api(), { mode: "incremental" })
     expect(first.complete).toBe(true)
