@@ -1,20 +1,20 @@
 /**
  * End to end, across packages: Stripe (the simulator, over real HTTP) drives sessions through
  * their lifecycle and delivers signed webhooks with faults (drops, duplicates, reordering,
- * delays); a webhook endpoint verifies and records them in the store; authoritative reads of
- * each session, racing the late deliveries and then once more, repair whatever the faults hid.
- * The record must converge to Stripe's truth, with a legal history, no secret in the log, and a
- * pass after that changes nothing.
+ * delays); a webhook endpoint verifies and records them in the store; the reconciler, a sweep
+ * racing the late deliveries and then an incremental run, repairs whatever the faults hid. The
+ * record must converge to Stripe's truth, with a legal history, no secret in the log, and a
+ * sweep after that changes nothing.
  *
  * Runs on the embedded PGlite, or on Postgres when DATABASE_URL is set.
  */
 import { randomUUID } from "node:crypto"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
-import { decodeSession, type Observe, statusEnteredBy, transitions } from "@idtrail/domain"
+import { statusEnteredBy, transitions } from "@idtrail/domain"
+import { reconcile, type StripeApi, stripeApi } from "@idtrail/reconciler"
 import { type StartedSimulator, startSimulator } from "@idtrail/simulator"
 import { openStore, type PromiseStore, type WebhookError, webhookResponseStatus } from "@idtrail/store"
-import { Result } from "effect"
 import Stripe from "stripe"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
@@ -25,6 +25,8 @@ let sim: StartedSimulator
 let store: PromiseStore
 let receiver: Server
 let stripe: Stripe
+/** The reconciler's reader, pointed at the simulator. */
+let api: StripeApi
 const secretsSeen = new Set<string>()
 // A schema of its own, dropped afterwards, so runs never meet on a shared Postgres.
 const schema = `idtrail_scenario_${randomUUID().replaceAll("-", "").slice(0, 12)}`
@@ -72,6 +74,7 @@ beforeAll(async () => {
     protocol: "http",
     maxNetworkRetries: 0,
   })
+  api = stripeApi({ apiKey: KEY, baseUrl: sim.url, maxRequestsPerSecond: 1000, maxNetworkRetries: 0 })
 })
 
 afterAll(async () => {
@@ -122,34 +125,21 @@ const playStories = async (): Promise<Array<string>> => {
   return ids
 }
 
-/** One authoritative read per session, observed with Stripe's clock (the Date header). */
-const reconcile = async (ids: ReadonlyArray<string>) => {
-  const outcomes: Array<string> = []
-  for (const id of ids) {
-    const read = await stripe.identity.verificationSessions.retrieve(id)
-    const observedAt = Math.floor(Date.parse(read.lastResponse.headers.date ?? "") / 1000)
-    const command: Observe = {
-      _tag: "Observe",
-      session: Result.getOrThrow(decodeSession(read)),
-      source: "reconciler",
-      observedAt,
-    }
-    const result = await store.handle(id, command, { actor: { kind: "reconciler", id: "scenario-run" } })
-    outcomes.push(result._tag)
-  }
-  return outcomes
-}
-
 describe("Stripe → webhooks with faults → store → reconciliation", () => {
   it("converges to Stripe's truth with legal histories, no secret stored, and a pass after that repairs nothing", async () => {
     const ids = await playStories()
     // The reconciler runs while late, duplicated and reordered webhooks are still arriving: the
     // two race for the same streams (on Postgres, for real), then one more pass settles it.
-    const [, first] = await Promise.all([sim.control.flushWebhooks(), reconcile(ids)])
+    const [, first] = await Promise.all([
+      sim.control.flushWebhooks(),
+      reconcile(store, api, { mode: "sweep", runId: "recon_scenario_sweep" }),
+    ])
     const stats = sim.control.stats().webhooks
     expect(rejected).toEqual([])
+    expect(first).toMatchObject({ complete: true, examined: SESSIONS })
 
-    await reconcile(ids)
+    const settle = await reconcile(store, api, { mode: "incremental", runId: "recon_scenario_incremental" })
+    expect(settle.complete).toBe(true)
     for (const id of ids) {
       const truth = sim.control.session(id) as {
         status: string
@@ -185,13 +175,19 @@ describe("Stripe → webhooks with faults → store → reconciliation", () => {
     )
     for (const secret of secretsSeen) expect(log).not.toContain(secret)
 
-    // Repairs are ordinary events: a second pass right after the first repairs nothing.
-    const second = await reconcile(ids)
-    expect(second.filter((tag) => tag !== "NothingToDo")).toEqual([])
+    // Repairs are ordinary events: a sweep right after repairs nothing, and finds nothing missing.
+    const second = await reconcile(store, api, { mode: "sweep" })
+    expect(second).toMatchObject({
+      complete: true,
+      examined: SESSIONS,
+      started: 0,
+      repaired: 0,
+      missingRemotelyCount: 0,
+    })
 
     // The faults really happened, so the reconciliation had work to do.
     expect(stats.dropped).toBeGreaterThan(0)
     expect(stats.duplicated).toBeGreaterThan(0)
-    expect(first.filter((tag) => tag === "EventsAppended").length).toBeGreaterThan(0)
+    expect(first.started + first.repaired).toBeGreaterThan(0)
   })
 })
