@@ -49,9 +49,13 @@ export interface ReconcileOptions {
   /** How long the run's lease lasts without renewal (default 300 s; renewed after every page). */
   readonly leaseSeconds?: number | undefined
   readonly onProgress?: ((progress: Progress) => void) | undefined
+  /** Open sessions read from the store per query in an incremental run (default 1,000). */
+  readonly openSessionsPageSize?: number | undefined
 }
 
 const maxListedRepairs = 100
+/** How far back Stripe's Events API reaches. */
+const eventsHorizonSeconds = 30 * 86_400
 const maxListedMissing = 1000
 
 /** Runs one reconciliation of `store` against `stripe`. Rejects only when the run cannot start or continue (lease, database). */
@@ -143,6 +147,12 @@ export const reconcile = async (
     for (;;) {
       const page = await stripe.listEvents(since, startingAfter)
       pages++
+      if (pages === 1 && cursor !== null && cursor.created < page.observedAt - eventsHorizonSeconds) {
+        warnings.push(
+          `the cursor (${new Date(cursor.created * 1000).toISOString()}) is older than the Events API's 30 days: ` +
+            "changes from before the horizon may be gone from it; run a sweep",
+        )
+      }
       for (const e of page.items) {
         if (e.created === since && skip.has(e.id)) continue
         eventsRead++
@@ -156,14 +166,22 @@ export const reconcile = async (
       startingAfter = page.lastId
       if (!dryRun) await renewLease(target, account, runId, leaseSeconds)
     }
-    const open = await openSessionIds(target)
-    const ids = [...new Set([...changed, ...open])].sort()
-    for (const [i, id] of ids.entries()) {
+    let read = 0
+    const reread = async (id: string) => {
       await retrieveAndObserve(id)
-      if (i % 100 === 99) {
+      if (++read % 100 === 0) {
         progress("sessions")
         if (!dryRun) await renewLease(target, account, runId, leaseSeconds)
       }
+    }
+    for (const id of [...changed].sort()) await reread(id)
+    // Open sessions a page at a time: memory grows with the changes, not with the account.
+    const pageSize = options.openSessionsPageSize ?? 1000
+    for (let after: string | null = null; ; ) {
+      const open = await openSessionIds(target, after, pageSize)
+      for (const id of open) if (!changed.has(id)) await reread(id)
+      if (open.length < pageSize) break
+      after = open.at(-1)!
     }
     progress("sessions")
     if (!dryRun && errors.length === 0 && newest !== null) await saveCursor(target, account, "events", newest)

@@ -144,13 +144,22 @@ export const clearCursor = async (
   )
 }
 
-/** Local sessions an incremental run re-reads: not in a final status, or waiting for a refresh. */
-export const openSessionIds = async (t: RunStateTarget): Promise<ReadonlyArray<string>> =>
+/**
+ * Local sessions an incremental run re-reads: not in a final status, or waiting for a refresh.
+ * A page of at most `limit` ids after `afterId`, in id order.
+ */
+export const openSessionIds = async (
+  t: RunStateTarget,
+  afterId: string | null,
+  limit: number,
+): Promise<ReadonlyArray<string>> =>
   (
     await sql<{ session_id: string }>`
       select session_id from ${table(t, "verification_sessions")}
-      where needs_refresh or status is null or status not in ('verified', 'canceled')
-      order by session_id`.execute(t.db)
+      where (needs_refresh or status is null or status not in ('verified', 'canceled'))
+        and (${afterId}::text is null or session_id > ${afterId})
+      order by session_id
+      limit ${limit}`.execute(t.db)
   ).rows.map((r) => r.session_id)
 
 /** Local sessions created (Stripe's `created`) in `[from, to]` unix seconds; `to` null = no upper end. */

@@ -31,6 +31,8 @@ export interface Page<A> {
   readonly hasMore: boolean
   /** The id to pass as `startingAfter` for the next page. */
   readonly lastId: string | null
+  /** Stripe's time of the answer (unix seconds, its `Date` header). */
+  readonly observedAt: number
 }
 
 /** An Identity event as the reconciler needs it: which session changed, and when. */
@@ -154,7 +156,7 @@ export const stripeApi = (options: StripeApiOptions): StripeApi => {
         })
         const observedAt = observedAtOf(page.lastResponse.headers)
         const items = page.data.map((s) => decoded(s, observedAt))
-        return { items, hasMore: page.has_more, lastId: page.data.at(-1)?.id ?? null }
+        return { items, hasMore: page.has_more, lastId: page.data.at(-1)?.id ?? null, observedAt }
       }),
     listEvents: (createdGte, startingAfter) =>
       call("list events", async () => {
@@ -169,7 +171,12 @@ export const stripeApi = (options: StripeApiOptions): StripeApi => {
           created: e.created,
           sessionId: (e.data.object as { id: string }).id,
         }))
-        return { items, hasMore: page.has_more, lastId: page.data.at(-1)?.id ?? null }
+        return {
+          items,
+          hasMore: page.has_more,
+          lastId: page.data.at(-1)?.id ?? null,
+          observedAt: observedAtOf(page.lastResponse.headers),
+        }
       }),
     requests: () => requests,
   }

@@ -140,6 +140,24 @@ describe.each(backends)("the reconciler on $name, against the simulator over HTT
     expect((await w.store.state(created.id)).facts?.status).toBe("requires_input")
   })
 
+  it("an incremental run re-reads every open session exactly once, a page of ids at a time", async () => {
+    await reconcile(w.store, w.api(), { mode: "sweep" })
+    await reconcile(w.store, w.api(), { mode: "incremental" })
+    const open = (await w.store.audit.countsByStatus())
+      .filter((c) => c.status !== "verified" && c.status !== "canceled")
+      .reduce((n, c) => n + c.sessions, 0)
+    expect(open).toBeGreaterThan(7)
+    const paged = await reconcile(w.store, w.api(), { mode: "incremental", openSessionsPageSize: 7 })
+    expect(paged).toMatchObject({ complete: true, eventsRead: 0, examined: open, unchanged: open })
+  })
+
+  it("an incremental run whose cursor is older than the Events API's 30 days says a sweep is needed", async () => {
+    await reconcile(w.store, w.api(), { mode: "incremental" })
+    w.sim.control.advanceClock(31 * 86_400)
+    const late = await reconcile(w.store, w.api(), { mode: "incremental" })
+    expect(late.warnings.join()).toMatch(/older than the Events API's 30 days[\s\S]*run a sweep/)
+  })
+
   it("a run whose reads fail is incomplete, says why, and does not move its cursor", async () => {
     await reconcile(w.store, w.api(), { mode: "incremental" })
     await w.stripe.identity.verificationSessions.create({ type: "document" })
