@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { saveCursor } from "../src/cursors.ts"
 import { reconcile } from "../src/index.ts"
-import { acquireLease, ensureTables, saveCursor } from "../src/run-state.ts"
+import { acquireLease } from "../src/lease.ts"
+import { ensureTables } from "../src/tables.ts"
 import { backends, openWorld, type World } from "./fixtures.ts"
 
 /** Stripe's truth for a session, as the simulator holds it. */
