@@ -156,6 +156,19 @@ const main = async () => {
     groupCommit: { maxInFlight: 8, maxBatch: 1 },
   })
   await admin.query(`create table ${schema}.raw_events (id bigserial primary key, data jsonb not null)`)
+  // A reference, not the targets' baseline: raw inserts into a table with the event log's three
+  // indexes (stream and version, global order, Stripe event id), to show what the indexes cost.
+  await admin.query(`create table ${schema}.raw_indexed (
+    id bigserial primary key,
+    stream_id text collate "C" not null,
+    stream_version bigint not null,
+    data jsonb not null,
+    stripe_event_id text collate "C",
+    transaction_id xid8 not null default pg_current_xact_id(),
+    unique (stream_id, stream_version)
+  );
+  create index on ${schema}.raw_indexed (transaction_id, id);
+  create unique index on ${schema}.raw_indexed (stripe_event_id) where stripe_event_id is not null`)
   // Emmett keeps its tables in `public`: give it a database of its own, dropped at the end.
   const emmettUrl = new URL(url)
   emmettUrl.pathname = "/idtrail_bench_emmett"
@@ -194,6 +207,17 @@ const main = async () => {
             [JSON.stringify(events)],
           )
         }
+      },
+    },
+    {
+      name: "raw insert, with the log's indexes",
+      append: async (stream, events, version, seq) => {
+        await admin.query(
+          `insert into ${schema}.raw_indexed (stream_id, stream_version, data, stripe_event_id)
+           select $1, $2::bigint + e.ord, e.value, case when e.ord = 1 then $4 end
+             from jsonb_array_elements($3::jsonb) with ordinality as e(value, ord)`,
+          [stream, version, JSON.stringify(events), `evt_${stream}_${seq}`],
+        )
       },
     },
     idtrail("idtrail appendToStream", store),
