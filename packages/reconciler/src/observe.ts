@@ -18,7 +18,7 @@ export const observe = async (run: Run, { session, observedAt }: Observation): P
       const state = await run.store.state(session.id)
       const decision = decide(command, state)
       if (Result.isFailure(decision)) throw decision.failure
-      run.tally.observed(session.id, decision.success, state.version)
+      run.tally.observed(session.id, decision.success, state.version === 0)
       return
     }
     const result = await run.store.handle(session.id, command, {
@@ -26,11 +26,12 @@ export const observe = async (run: Run, { session, observedAt }: Observation): P
       causationId: run.runId,
       correlationId: run.runId,
     })
-    if (result._tag === "EventsAppended") {
-      run.tally.observed(session.id, result.events, result.nextVersion - result.events.length)
-    } else {
-      run.tally.observed(session.id, [], -1)
-    }
+    const events = result._tag === "EventsAppended" ? result.events : []
+    run.tally.observed(
+      session.id,
+      events,
+      result._tag === "EventsAppended" && result.nextVersion === events.length,
+    )
   } catch (error) {
     run.tally.failed(session.id, error)
   }
@@ -38,7 +39,7 @@ export const observe = async (run: Run, { session, observedAt }: Observation): P
 
 /** Reads one session from Stripe and observes it; a failed read is counted, never thrown. */
 export const retrieveAndObserve = async (run: Run, sessionId: string): Promise<void> => {
-  let observation: Awaited<ReturnType<Run["stripe"]["retrieve"]>>
+  let observation: Observation
   try {
     observation = await run.stripe.retrieve(sessionId)
   } catch (error) {

@@ -24,11 +24,11 @@ export class Tally {
   readonly warnings: Array<string> = []
   readonly errors: Array<{ sessionId: string | null; message: string }> = []
 
-  /** A session compared with Stripe: `events` were (or would be) appended to a stream at `versionBefore`. */
-  observed(sessionId: string, events: ReadonlyArray<SessionEvent>, versionBefore: number): void {
+  /** A session compared with Stripe: `events` were (or would be) appended; `wasNew` if its stream was empty. */
+  observed(sessionId: string, events: ReadonlyArray<SessionEvent>, wasNew: boolean): void {
     this.examined++
     if (events.length === 0) return
-    if (versionBefore === 0) this.started++
+    if (wasNew) this.started++
     else this.repaired++
     for (const e of events) this.eventsByType[e._tag] = (this.eventsByType[e._tag] ?? 0) + 1
     if (this.repairs.length < maxListedRepairs)

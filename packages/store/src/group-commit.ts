@@ -2,12 +2,12 @@
  * Group commit for appends. Appends made in the same turn of the event loop go to the database in
  * one call of the schema's `append_batch`; while `maxInFlight` calls are already there, later
  * appends wait, and when one returns, every append that waited goes in the next call: one round
- * trip, one transaction, one WAL flush for all of them. A lone append goes at once through
- * `append_to_stream`, so a quiet store pays no delay.
+ * trip, one transaction, one WAL flush for all of them. A lone append goes at once, by itself
+ * (`append_one` for one event, `append_to_stream` for more), so a quiet store pays no delay.
  *
  * Each append keeps its own outcome (appended, duplicate, version conflict), exactly as if it had
- * been sent alone: the batch runs them in arrival order, so two appends to one stream keep their
- * order. A batch that fails as a whole (a duplicate Stripe event racing from another process, a
+ * been sent alone. The batch runs them by stream id, in arrival order within each stream, so two
+ * appends to one stream keep their order. A batch that fails as a whole (a duplicate Stripe event racing from another process, a
  * deadlock, a value Postgres refuses) is sent again one append at a time, so one append's failure
  * is never its neighbours'. Only a database that cannot be reached fails them all.
  *
@@ -67,8 +67,6 @@ interface Waiting {
 export interface GroupCommit {
   /** Resolves with the append's own row, or rejects with a typed store error. */
   readonly send: (call: AppendCall) => Promise<AppendRow>
-  /** How many calls went out and how many appends they carried, for benchmarks and tests. */
-  readonly stats: () => { readonly calls: number; readonly appends: number; readonly largestBatch: number }
 }
 
 /** The minimal `pg` surface the group commit needs. */
@@ -118,9 +116,6 @@ export const makeGroupCommit = (
   const waiting: Array<Waiting> = []
   let inFlight = 0
   let scheduled = false
-  let calls = 0
-  let appends = 0
-  let largestBatch = 0
 
   /** One append alone. A duplicate lost to the unique index is still a `duplicate`, not an error. */
   const sendOne = async (call: AppendCall): Promise<AppendRow> => {
@@ -215,9 +210,6 @@ export const makeGroupCommit = (
         .splice(0, maxBatch)
         .sort((a, b) => (a.call.streamId < b.call.streamId ? -1 : a.call.streamId > b.call.streamId ? 1 : 0))
       inFlight++
-      calls++
-      appends += batch.length
-      largestBatch = Math.max(largestBatch, batch.length)
       const done =
         batch.length === 1
           ? sendOne(batch[0]!.call).then(batch[0]!.resolve, batch[0]!.reject)
@@ -239,6 +231,5 @@ export const makeGroupCommit = (
           queueMicrotask(flush)
         }
       }),
-    stats: () => ({ calls, appends, largestBatch }),
   }
 }
