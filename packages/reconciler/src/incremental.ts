@@ -9,14 +9,13 @@
  */
 
 import { type EventsCursor, loadCursor, saveCursor } from "./cursors.ts"
-import { openSessionIds } from "./local-sessions.ts"
 import { retrieveAndObserve } from "./observe.ts"
 import type { Run } from "./run.ts"
 
 /** How far back Stripe's Events API reaches. */
 const eventsHorizonSeconds = 30 * 86_400
 
-export const incremental = async (run: Run, openSessionsPageSize: number): Promise<void> => {
+export const incremental = async (run: Run, localPageSize: number): Promise<void> => {
   const { tally } = run
   const cursor = await loadCursor<EventsCursor>(run.target, run.account, "events")
   if (cursor === null) {
@@ -63,9 +62,9 @@ export const incremental = async (run: Run, openSessionsPageSize: number): Promi
   for (const id of [...changed].sort()) await reread(id)
   // Open sessions a page of ids at a time: memory grows with the changes, not with the account.
   for (let after: string | null = null; ; ) {
-    const open = await openSessionIds(run.target, after, openSessionsPageSize)
+    const open = await run.store.sessions.unsettled({ after, limit: localPageSize })
     for (const id of open) if (!changed.has(id)) await reread(id)
-    if (open.length < openSessionsPageSize) break
+    if (open.length < localPageSize) break
     after = open.at(-1)!
   }
   run.progress("sessions")

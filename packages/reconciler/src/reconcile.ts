@@ -10,7 +10,8 @@
  *
  * @since 0.1.0
  */
-import type { PromiseStore } from "@idtrail/store"
+import { maxPage, type PromiseStore } from "@idtrail/store"
+import { InvalidConfig } from "./errors.ts"
 import { incremental } from "./incremental.ts"
 import { acquireLease, releaseLease } from "./lease.ts"
 import type { Progress, Report } from "./report.ts"
@@ -31,8 +32,11 @@ export interface ReconcileOptions {
   /** How long the run's lease lasts without renewal (default 300 s; renewed after every page). */
   readonly leaseSeconds?: number | undefined
   readonly onProgress?: ((progress: Progress) => void) | undefined
-  /** Open sessions read from the store per query in an incremental run (default 1,000). */
-  readonly openSessionsPageSize?: number | undefined
+  /**
+   * Local sessions read from the store per query, in both modes (default 1,000): the open
+   * sessions of an incremental run, a window of a sweep's comparison.
+   */
+  readonly localPageSize?: number | undefined
 }
 
 /** Runs one reconciliation of `store` against `stripe`. Rejects only when the run cannot start or continue (lease, database). */
@@ -45,6 +49,12 @@ export const reconcile = async (
   const runId = options.runId ?? `recon_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
   const dryRun = options.dryRun ?? false
   const leaseSeconds = options.leaseSeconds ?? 300
+  const localPageSize = options.localPageSize ?? 1000
+  if (!Number.isSafeInteger(localPageSize) || localPageSize < 1 || localPageSize > maxPage)
+    throw new InvalidConfig({
+      setting: "localPageSize",
+      message: `localPageSize must be an integer from 1 to ${maxPage}, got ${String(localPageSize)}`,
+    })
   const target: RunStateTarget = { db: store.service.db, schema: store.schema }
   const startedAt = new Date().toISOString()
   const requestsBefore = stripe.requests()
@@ -58,7 +68,7 @@ export const reconcile = async (
   await ensureTables(target)
   if (!dryRun) await acquireLease(target, account, runId, leaseSeconds)
   try {
-    await (options.mode === "sweep" ? sweep(run) : incremental(run, options.openSessionsPageSize ?? 1000))
+    await (options.mode === "sweep" ? sweep(run, localPageSize) : incremental(run, localPageSize))
   } catch (error) {
     // Losing the lease stops the run; a page that cannot be read ends it, incomplete, and what
     // was done so far stays.

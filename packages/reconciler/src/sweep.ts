@@ -11,12 +11,12 @@
  * @since 0.1.0
  */
 
+import type { CreatedSession } from "@idtrail/store"
 import { clearCursor, loadCursor, type SweepCursor, saveCursor } from "./cursors.ts"
-import { localSessionsCreatedBetween } from "./local-sessions.ts"
 import { observe } from "./observe.ts"
 import type { Run } from "./run.ts"
 
-export const sweep = async (run: Run): Promise<void> => {
+export const sweep = async (run: Run, localPageSize: number): Promise<void> => {
   const { tally } = run
   const resume = run.dryRun ? null : await loadCursor<SweepCursor>(run.target, run.account, "sweep")
   if (resume !== null)
@@ -30,8 +30,14 @@ export const sweep = async (run: Run): Promise<void> => {
   // Listed sessions not compared yet, with their `created`.
   let listed = new Map<string, number>()
   const compareWindow = async (from: number, to: number | null) => {
-    for (const { id } of await localSessionsCreatedBetween(run.target, from, to))
-      if (!listed.has(id)) tally.missingAtStripe(id)
+    // A page of local sessions at a time: the last window (everything older than Stripe's oldest
+    // listed session) may hold many when Stripe lists few.
+    for (let after: CreatedSession | null = null; ; ) {
+      const local = await run.store.sessions.createdBetween({ from, to, after, limit: localPageSize })
+      for (const { id } of local) if (!listed.has(id)) tally.missingAtStripe(id)
+      if (local.length < localPageSize) break
+      after = local.at(-1)!
+    }
     listed = new Map([...listed].filter(([, created]) => created < from))
   }
   for (;;) {

@@ -118,12 +118,22 @@ describe.each(backends)("the reconciler on $name, against the simulator over HTT
     expect(await w.store.readStream(stray.id)).toEqual(before)
   })
 
-  it("when Stripe lists no session at all, every local session is reported missing there", async () => {
+  it("when Stripe lists no session at all, every local session is reported missing there, once, read a page at a time", async () => {
     await reconcile(w.store, w.api(), { mode: "sweep" })
+    const local = (
+      await w.stripe.identity.verificationSessions.list({ limit: 100 }).autoPagingToArray({ limit: 1000 })
+    )
+      .map((s) => s.id)
+      .sort()
     const empty = await openWorld(databaseUrl, 0)
     try {
-      const sweep = await reconcile(w.store, empty.api(), { mode: "sweep", account: "empty" })
+      const sweep = await reconcile(w.store, empty.api(), {
+        mode: "sweep",
+        account: "empty",
+        localPageSize: 7,
+      })
       expect(sweep).toMatchObject({ complete: true, examined: 0, missingRemotelyCount: 150 })
+      expect([...sweep.missingRemotely].sort()).toEqual(local)
     } finally {
       await empty.dispose()
     }
@@ -149,7 +159,7 @@ describe.each(backends)("the reconciler on $name, against the simulator over HTT
       .filter((c) => c.status !== "verified" && c.status !== "canceled")
       .reduce((n, c) => n + c.sessions, 0)
     expect(open).toBeGreaterThan(7)
-    const paged = await reconcile(w.store, w.api(), { mode: "incremental", openSessionsPageSize: 7 })
+    const paged = await reconcile(w.store, w.api(), { mode: "incremental", localPageSize: 7 })
     expect(paged).toMatchObject({ complete: true, eventsRead: 0, examined: open, unchanged: open })
   })
 
@@ -177,6 +187,19 @@ describe.each(backends)("the reconciler on $name, against the simulator over HTT
     const run = await reconcile(w.store, w.api({ maxNetworkRetries: 6 }), { mode: "sweep" })
     expect(run).toMatchObject({ complete: true, started: 150 })
   })
+
+  it.each([0, 10_001, 2.5])(
+    "a local page size of %s is refused with InvalidConfig before anything runs",
+    async (size) => {
+      await expect(reconcile(w.store, w.api(), { mode: "sweep", localPageSize: size })).rejects.toMatchObject(
+        {
+          _tag: "InvalidConfig",
+          setting: "localPageSize",
+        },
+      )
+      expect(await w.store.readAll({ after: null, limit: 1 })).toMatchObject({ events: [] })
+    },
+  )
 
   it("one run per account: while another run holds the lease, a run is refused with RunInProgress", async () => {
     const target = { db: w.store.service.db, schema: w.store.schema }

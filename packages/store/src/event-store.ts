@@ -48,6 +48,7 @@ import {
   readAllPages,
   readStream,
 } from "./read.ts"
+import { type SessionQueries, sessions } from "./sessions.ts"
 import { query } from "./sql-errors.ts"
 import {
   ingestWebhook,
@@ -146,6 +147,8 @@ export interface EventStoreService {
   ) => Effect.Effect<number, CorruptEvent | DatabaseError>
   /** The audit queries. */
   readonly audit: Audit
+  /** Paged queries on the sessions' projection, for jobs that walk every session (the reconciler). */
+  readonly sessions: SessionQueries
 }
 
 /** Refuses to start when the log holds transaction ids the server has not reached (a restore into a new cluster). */
@@ -227,6 +230,7 @@ export const openEventStore = (
           ? rebuildSessions(ctx)(opts?.batchSize === undefined ? {} : { batchSize: opts.batchSize })
           : rebuildProjection(ctx)(projection, opts),
       audit: audit(ctx),
+      sessions: sessions(ctx),
     }
     return { service, context: ctx }
   })

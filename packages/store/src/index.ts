@@ -34,6 +34,7 @@ export { defaultSchema, isValidSchemaName } from "./migrations.ts"
 export type { Projection, ProjectionOptions, ProjectionProgress } from "./projections.ts"
 export { openStore, type PromiseStore } from "./promise.ts"
 export type { Checkpoint, ReadAllOptions, ReadAllPage, RecordedEvent } from "./read.ts"
+export { type CreatedSession, maxPage, type SessionQueries } from "./sessions.ts"
 export {
   type IgnoredEvent,
   type WebhookDelivery,

@@ -23,6 +23,7 @@ import type { CommandContext } from "./metadata.ts"
 import type { Projection, ProjectionOptions } from "./projections.ts"
 import type { Checkpoint, ReadAllOptions, ReadAllPage, RecordedEvent } from "./read.ts"
 import { runToPromise } from "./run.ts"
+import type { CreatedSession } from "./sessions.ts"
 import type { WebhookDelivery, WebhookOptions, WebhookResult } from "./webhooks.ts"
 
 /** The store, with Promises. */
@@ -72,6 +73,19 @@ export interface PromiseStore {
     failureReasons(window: TimeWindow): Promise<ReadonlyArray<FailureCount>>
     timeToVerified(window: TimeWindow): Promise<TimeToVerified>
     redactions(): Promise<ReadonlyArray<RedactionEntry>>
+  }
+  /** Paged queries on the sessions' projection (see `sessions.ts`). */
+  readonly sessions: {
+    unsettled(options: {
+      readonly after: string | null
+      readonly limit: number
+    }): Promise<ReadonlyArray<string>>
+    createdBetween(options: {
+      readonly from: number
+      readonly to: number | null
+      readonly after?: CreatedSession | null | undefined
+      readonly limit: number
+    }): Promise<ReadonlyArray<CreatedSession>>
   }
   /** Closes the pool (and the embedded PGlite). */
   close(): Promise<void>
@@ -123,6 +137,10 @@ export const openStore = async (options: StoreOptions = {}): Promise<PromiseStor
       failureReasons: (w) => run(s.audit.failureReasons(w)),
       timeToVerified: (w) => run(s.audit.timeToVerified(w)),
       redactions: () => run(s.audit.redactions()),
+    },
+    sessions: {
+      unsettled: (opts) => run(s.sessions.unsettled(opts)),
+      createdBetween: (opts) => run(s.sessions.createdBetween(opts)),
     },
     close: () => Effect.runPromise(Scope.close(scope, Exit.void)),
   }

@@ -1,0 +1,99 @@
+/**
+ * Queries on the inline projection (`verification_sessions`) for jobs that walk the sessions a
+ * page or a window at a time, such as the reconciler: they never load an account into memory,
+ * and they need not know how the projection is laid out.
+ *
+ * @since 0.1.0
+ */
+import { terminalStatuses } from "@idtrail/domain"
+import { Effect } from "effect"
+import { sql } from "kysely"
+import type { StoreContext } from "./context.ts"
+import { type DatabaseError, InvalidArgument } from "./errors.ts"
+import { query } from "./sql-errors.ts"
+
+/** The most sessions one page of a query returns. */
+export const maxPage = 10_000
+
+/** A session and Stripe's `created` time (unix seconds). */
+export interface CreatedSession {
+  readonly id: string
+  readonly created: number
+}
+
+/** The projection's queries, bound to one store. */
+export interface SessionQueries {
+  /**
+   * Sessions not settled yet: not in a final status (`verified`, `canceled`), of unknown status,
+   * or waiting for a refresh. One page of at most `limit` ids after `after`, in id order; the
+   * next page starts after the last id of this one.
+   */
+  readonly unsettled: (options: {
+    readonly after: string | null
+    readonly limit: number
+  }) => Effect.Effect<ReadonlyArray<string>, InvalidArgument | DatabaseError>
+  /**
+   * Sessions Stripe created in `[from, to]` (unix seconds, both ends included; `to: null` has no
+   * upper end), newest first as Stripe lists them, ties by id. One page of at most `limit`; the
+   * next page starts after the last session of this one.
+   */
+  readonly createdBetween: (options: {
+    readonly from: number
+    readonly to: number | null
+    readonly after?: CreatedSession | null | undefined
+    readonly limit: number
+  }) => Effect.Effect<ReadonlyArray<CreatedSession>, InvalidArgument | DatabaseError>
+}
+
+const invalid = (argument: string, message: string) => Effect.fail(new InvalidArgument({ argument, message }))
+
+const isPageSize = (limit: unknown): limit is number =>
+  Number.isSafeInteger(limit) && (limit as number) >= 1 && (limit as number) <= maxPage
+
+const badLimit = (limit: unknown) =>
+  invalid("limit", `limit must be an integer from 1 to ${maxPage}, got ${String(limit)}`)
+
+const isSeconds = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value)
+
+export const sessions = (ctx: StoreContext): SessionQueries => ({
+  unsettled: ({ after, limit }) => {
+    if (!isPageSize(limit)) return badLimit(limit)
+    if (after !== null && typeof after !== "string")
+      return invalid("after", `after must be a session id or null, got ${typeof after}`)
+    return Effect.map(
+      query("sessions.unsettled", () =>
+        sql<{ session_id: string }>`
+          select session_id from ${ctx.ref("verification_sessions")}
+          where (needs_refresh or status is null or status not in (${sql.join(terminalStatuses)}))
+            and (${after}::text is null or session_id > ${after})
+          order by session_id
+          limit ${limit}`.execute(ctx.db),
+      ),
+      (result) => result.rows.map((r) => r.session_id),
+    )
+  },
+  createdBetween: ({ from, to, after = null, limit }) => {
+    if (!isSeconds(from)) return invalid("from", `from must be unix seconds, got ${String(from)}`)
+    if (to !== null && !isSeconds(to))
+      return invalid("to", `to must be unix seconds or null, got ${String(to)}`)
+    if (to !== null && to < from) return invalid("to", `to (${to}) is before from (${from})`)
+    if (after !== null && (typeof after?.id !== "string" || !isSeconds(after.created)))
+      return invalid("after", "after must be a session of the previous page ({ id, created }) or null")
+    if (!isPageSize(limit)) return badLimit(limit)
+    return Effect.map(
+      query("sessions.createdBetween", () =>
+        sql<{ session_id: string; created: number }>`
+          select session_id, extract(epoch from created)::float8 as created
+            from ${ctx.ref("verification_sessions")}
+           where created >= to_timestamp(${from}::float8)
+             and (${to}::float8 is null or created <= to_timestamp(${to}::float8))
+             and (${after?.id ?? null}::text is null
+                  or created < to_timestamp(${after?.created ?? null}::float8)
+                  or (created = to_timestamp(${after?.created ?? null}::float8) and session_id > ${after?.id ?? null}))
+           order by created desc, session_id
+           limit ${limit}`.execute(ctx.db),
+      ),
+      (result) => result.rows.map((r) => ({ id: r.session_id, created: Number(r.created) })),
+    )
+  },
+})
