@@ -299,7 +299,9 @@ const main = async () => {
   const grouping: Array<{ scenario: string; appendsPerTransaction: number }> = []
   const lastPosition = async () =>
     Number((await admin.query(`select coalesce(max(position), 0) as p from ${schema}.events`)).rows[0].p)
-  for (const s of scenarios) {
+  for (const [i, s] of scenarios.entries()) {
+    // Progress on stderr: the results go to stdout and the files.
+    console.error(`store bench: ${s.scenario} (${i + 1} of ${scenarios.length + 1})…`)
     const from = await lastPosition()
     const eps = await appendScenario(contenders, s.clients, s.perClient, s.batch, 20)
     for (const c of contenders)
@@ -319,6 +321,9 @@ const main = async () => {
   }
 
   // Catch-up: fill the log to 200,000 events, then read it all in the global order, decoded.
+  console.error(
+    `store bench: catch-up readAll of ${catchUpEvents.toLocaleString("en")} events (${scenarios.length + 1} of ${scenarios.length + 1})…`,
+  )
   const have = Number((await admin.query(`select count(*) from ${schema}.events`)).rows[0].count)
   const missing = Math.max(0, catchUpEvents - have)
   const fill = async (client: number, count: number) => {
