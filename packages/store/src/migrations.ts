@@ -165,6 +165,16 @@ $$;
   ["0003_session_row_holds_version", sessionRowHoldsVersionSql(s)],
   ["0004_group_commit", groupCommitSql(s)],
   ["0005_lean_single_event_append", leanAppendSql(s)],
+  [
+    "0006_sessions_by_created",
+    `
+-- Sessions by Stripe's creation time, read backwards (newest first, as Stripe lists them): a
+-- sweep compares one window of creation times per page of Stripe's listing, and pages through
+-- a window with a row comparison (sessions.createdBetween). created never changes, so appends'
+-- in-place (HOT) updates of the row stay in place.
+create index verification_sessions_created on ${s}.verification_sessions (created, session_id);
+`,
+  ],
 ]
 
 /**

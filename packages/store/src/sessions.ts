@@ -34,8 +34,8 @@ export interface SessionQueries {
   }) => Effect.Effect<ReadonlyArray<string>, InvalidArgument | DatabaseError>
   /**
    * Sessions Stripe created in `[from, to]` (unix seconds, both ends included; `to: null` has no
-   * upper end), newest first as Stripe lists them, ties by id. One page of at most `limit`; the
-   * next page starts after the last session of this one.
+   * upper end), newest first as Stripe lists them (ties by id, descending). One page of at most
+   * `limit`; the next page starts after the last session of this one.
    */
   readonly createdBetween: (options: {
     readonly from: number
@@ -82,18 +82,19 @@ export const sessions = (ctx: StoreContext): SessionQueries => ({
     if (!isPageSize(limit)) return badLimit(limit)
     return Effect.map(
       query("sessions.createdBetween", () =>
-        sql<{ session_id: string; created: number }>`
-          select session_id, extract(epoch from created)::float8 as created
-            from ${ctx.ref("verification_sessions")}
-           where created >= to_timestamp(${from}::float8)
-             and (${to}::float8 is null or created <= to_timestamp(${to}::float8))
-             and (${after?.id ?? null}::text is null
-                  or created < to_timestamp(${after?.created ?? null}::float8)
-                  or (created = to_timestamp(${after?.created ?? null}::float8) and session_id > ${after?.id ?? null}))
-           order by created desc, session_id
+        // One row comparison after the previous page, and the order of the created index read
+        // backwards: each page starts where the last one ended, however deep into the window.
+        sql<{ session_id: string; created_seconds: number }>`
+          select v.session_id, extract(epoch from v.created)::float8 as created_seconds
+            from ${ctx.ref("verification_sessions")} v
+           where v.created >= to_timestamp(${from}::float8)
+             and (${to}::float8 is null or v.created <= to_timestamp(${to}::float8))
+             and (v.created, v.session_id) < (coalesce(to_timestamp(${after?.created ?? null}::float8), 'infinity'),
+                                             coalesce(${after?.id ?? null}::text, ''))
+           order by v.created desc, v.session_id desc
            limit ${limit}`.execute(ctx.db),
       ),
-      (result) => result.rows.map((r) => ({ id: r.session_id, created: Number(r.created) })),
+      (result) => result.rows.map((r) => ({ id: r.session_id, created: Number(r.created_seconds) })),
     )
   },
 })

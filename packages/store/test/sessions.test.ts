@@ -91,7 +91,7 @@ describe.each(backends)("session queries on $name", ({ databaseUrl }) => {
     expect(plans.some((p) => p.unknownStatusSeen && p.status === "verified")).toBe(true)
   })
 
-  it("createdBetween: the sessions of a window, newest first with ties by id, across pages of 4", async () => {
+  it("createdBetween: the sessions of a window, newest first (ties by id, descending), across pages of 4", async () => {
     const windows: ReadonlyArray<readonly [number, number | null]> = [
       [base + 120, base + 600],
       [base, null],
@@ -104,7 +104,7 @@ describe.each(backends)("session queries on $name", ({ databaseUrl }) => {
       )
       const expected = plans
         .filter((p) => p.created >= from && (to === null || p.created <= to))
-        .sort((a, b) => b.created - a.created || (a.id < b.id ? -1 : 1))
+        .sort((a, b) => b.created - a.created || (a.id < b.id ? 1 : -1))
         .map((p) => ({ id: p.id, created: p.created }))
       expect(pages.flat()).toEqual(expected)
     }
