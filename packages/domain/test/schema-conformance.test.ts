@@ -1,6 +1,6 @@
 /**
  * The domain's VerificationSession schema against Stripe's own: every object and every webhook
- * event that Stripe's JSON schema (API 2026-07-29.dahlia, `shared/stripe/`) allows must decode,
+ * event that Stripe's JSON schema (API 2026-07-29.dahlia, `vendor/stripe/`) allows must decode,
  * and encoding the decoded value must give back every field Stripe documents. Stripe's enums
  * are open and Stripe adds fields without notice, so generated objects carry undocumented enum
  * values and undocumented fields at every depth.

@@ -1,7 +1,7 @@
 /**
- * Stripe's own JSON schemas and fixture, read from `shared/stripe/` beside the repository root
- * (`path.resolve(repoRoot, "../shared")`). In CI the clone sits elsewhere with a copy of
- * `shared/` beside it, so the root is found by walking up to `pnpm-workspace.yaml`.
+ * Stripe's own JSON schemas and fixture, vendored in the repository's `vendor/stripe/` (see its
+ * README), so a fresh clone needs nothing beside it. The root is found by walking up to
+ * `pnpm-workspace.yaml`.
  */
 import { existsSync, readFileSync } from "node:fs"
 import path from "node:path"
@@ -19,15 +19,15 @@ export const repoRoot: string = (() => {
   }
 })()
 
-/** `shared/stripe/`, beside the repository root. */
-export const stripeDir: string = path.resolve(repoRoot, "../shared/stripe")
+/** `vendor/stripe/` in the repository. */
+export const stripeDir: string = path.join(repoRoot, "vendor", "stripe")
 
 const readShared = (file: string): unknown => {
   const full = path.join(stripeDir, file)
   if (!existsSync(full)) {
     throw new Error(
-      `missing ${full}: the schema-conformance tests read Stripe's schemas from shared/stripe/, ` +
-        `which must sit beside the repository root (${repoRoot}). Copy shared/ next to the clone.`,
+      `missing ${full}: the schema-conformance tests read Stripe's schemas vendored in ` +
+        `vendor/stripe/ of the repository (${repoRoot}).`,
     )
   }
   return JSON.parse(readFileSync(full, "utf8"))

@@ -1,6 +1,6 @@
 /**
- * Validates simulator responses against Stripe's own JSON schemas (`shared/stripe/`, beside the
- * repository root), with Ajv.
+ * Validates simulator responses against Stripe's own JSON schemas (vendored in the repository's
+ * `vendor/stripe/`), with Ajv.
  *
  * The schemas are OpenAPI 3.0 flavoured, so they are adapted before compiling:
  * - `nullable: true` becomes `anyOf: [<schema>, {type: "null"}]` (Ajv's own `nullable` needs a
@@ -25,14 +25,14 @@ export const repoRoot: string = (() => {
   }
 })()
 
-/** `shared/stripe/`, beside the repository root. */
-export const stripeDir: string = path.resolve(repoRoot, "../shared/stripe")
+/** `vendor/stripe/` in the repository. */
+export const stripeDir: string = path.join(repoRoot, "vendor", "stripe")
 
 const readShared = (file: string): { components: { schemas: Record<string, unknown> } } => {
   const full = path.join(stripeDir, file)
   if (!existsSync(full))
     throw new Error(
-      `missing ${full}: the simulator's schema tests read Stripe's schemas from shared/stripe/, which must sit beside the repository root (${repoRoot}).`,
+      `missing ${full}: the simulator's schema tests read Stripe's schemas vendored in vendor/stripe/ of the repository (${repoRoot}).`,
     )
   return JSON.parse(readFileSync(full, "utf8"))
 }
