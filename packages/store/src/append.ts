@@ -163,6 +163,14 @@ const prepare = (
       }),
     )
   }
+  if (refused.surrogate !== undefined) {
+    return Result.fail(
+      new InvalidArgument({
+        argument: "metadata",
+        message: `metadata holds a lone UTF-16 surrogate at ${refused.surrogate}; Postgres jsonb cannot store it`,
+      }),
+    )
+  }
   const secretInMetadata = refused.forbidden
   if (secretInMetadata !== undefined) {
     return Result.fail(

@@ -44,19 +44,36 @@ export const checkStreamId = (streamId: unknown): Result.Result<string, InvalidS
   return Result.succeed(streamId)
 }
 
-/** Keys that hold a secret or personal data at Stripe; they never enter the event log. */
+/**
+ * Keys that hold a secret or personal data at Stripe, normalised (lower case, no `-` or `_`): they
+ * never enter the event log, however a payload spells them (`client_secret`, `ClientSecret`,
+ * `CLIENT-SECRET`, `URL`, …).
+ */
 export const forbiddenKeys: ReadonlySet<string> = new Set([
-  "client_secret",
+  "clientsecret",
   "url",
-  "verified_outputs",
-  "provided_details",
-  "verifiedOutputs",
-  "providedDetails",
-  "clientSecret",
+  "verifiedoutputs",
+  "provideddetails",
 ])
 
-// A Stripe client secret looks like `vs_…_secret_…`, wherever it hides.
-const clientSecretPattern = /^[a-z]+_[A-Za-z0-9]+_secret_[A-Za-z0-9]+$/
+/** `true` for a key naming a secret or personal data, in any case style. */
+export const isForbiddenKey = (key: string): boolean =>
+  // Every forbidden name has 3 to 16 letters; longer keys need separators to match, so 32 is ample.
+  key.length >= 3 && key.length <= 32 && forbiddenKeys.has(key.replace(/[-_]/g, "").toLowerCase())
+
+// TODO(S1): the domain's `looksLikeSecret` once it lands; the same shapes.
+const secretShape =
+  /^(?:[a-z]+_[A-Za-z0-9]+_secret_[A-Za-z0-9_]+|[sr]k_(?:live|test)_[A-Za-z0-9]+|whsec_[A-Za-z0-9+/=]+)$/
+const looksLikeSecret = (value: string): boolean =>
+  // The cheap substring tests first: the pattern runs only on strings that could match.
+  (value.includes("_secret_") ||
+    value.includes("k_live_") ||
+    value.includes("k_test_") ||
+    value.startsWith("whsec_")) &&
+  secretShape.test(value)
+
+// Lone UTF-16 surrogates (U+D800–U+DFFF unpaired) are not Unicode: jsonb refuses them.
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
 
 /** What one walk over a value found: the first forbidden path, and whether JSON can hold it faithfully. */
 interface Inspection {
@@ -64,9 +81,19 @@ interface Inspection {
   faithful: boolean
   /** The first string (or key) holding U+0000, which Postgres' jsonb cannot store. */
   nul: string | undefined
+  /** The first string (or key) holding a lone UTF-16 surrogate, which jsonb cannot store either. */
+  surrogate: string | undefined
   /** The keys and indexes leading to the value being inspected; rendered only when needed. */
   readonly trail: Array<string | number>
 }
+
+const newInspection = (): Inspection => ({
+  forbidden: undefined,
+  faithful: true,
+  nul: undefined,
+  surrogate: undefined,
+  trail: [],
+})
 
 const render = (trail: ReadonlyArray<string | number>, last: string): string =>
   `$${trail.map((step) => (typeof step === "number" ? `[${step}]` : `.${step}`)).join("")}${last}`
@@ -74,10 +101,9 @@ const render = (trail: ReadonlyArray<string | number>, last: string): string =>
 const inspect = (value: unknown, merchantKeys: boolean, out: Inspection): void => {
   switch (typeof value) {
     case "string":
-      // The cheap substring test first: the pattern runs only on strings that could match.
-      if (out.forbidden === undefined && value.includes("_secret_") && clientSecretPattern.test(value))
-        out.forbidden = render(out.trail, "")
+      if (out.forbidden === undefined && looksLikeSecret(value)) out.forbidden = render(out.trail, "")
       if (out.nul === undefined && value.includes("\u0000")) out.nul = render(out.trail, "")
+      if (out.surrogate === undefined && !isWellFormed(value)) out.surrogate = render(out.trail, "")
       return
     case "boolean":
       return
@@ -102,11 +128,13 @@ const inspect = (value: unknown, merchantKeys: boolean, out: Inspection): void =
       const record = value as Record<string, unknown>
       const metadataChange = record.field === "metadata"
       for (const key in record) {
-        if (!merchantKeys && out.forbidden === undefined && forbiddenKeys.has(key)) {
+        if (!merchantKeys && out.forbidden === undefined && isForbiddenKey(key)) {
           out.forbidden = render(out.trail, `.${key}`)
         }
         if (out.nul === undefined && key.includes("\u0000"))
           out.nul = render(out.trail, `.${JSON.stringify(key)}`)
+        if (out.surrogate === undefined && !isWellFormed(key))
+          out.surrogate = render(out.trail, `.${JSON.stringify(key)}`)
         const nextMerchant = key === "metadata" || (metadataChange && (key === "from" || key === "to"))
         out.trail.push(key)
         inspect(record[key], nextMerchant, out)
@@ -119,11 +147,15 @@ const inspect = (value: unknown, merchantKeys: boolean, out: Inspection): void =
   }
 }
 
-/** What the event log refuses in a value: a secret or personal data, or a NUL character. */
+/** What the event log refuses in a value: a secret or personal data, a NUL character, a lone surrogate. */
 export const findRefused = (
   value: unknown,
-): { readonly forbidden: string | undefined; readonly nul: string | undefined } => {
-  const out: Inspection = { forbidden: undefined, faithful: true, nul: undefined, trail: [] }
+): {
+  readonly forbidden: string | undefined
+  readonly nul: string | undefined
+  readonly surrogate: string | undefined
+} => {
+  const out = newInspection()
   inspect(value, false, out)
   return out
 }
@@ -158,7 +190,7 @@ export const encodeForStorage = (
     )
   }
   const data = encoded.success as SessionEvent
-  const found: Inspection = { forbidden: undefined, faithful: true, nul: undefined, trail: [] }
+  const found = newInspection()
   inspect(data, false, found)
   // JSON.stringify would drop undefined and functions and turn NaN into null: a silent change of
   // meaning, so refuse it.
@@ -175,6 +207,14 @@ export const encodeForStorage = (
       new InvalidEvent({
         index,
         message: `event ${index} holds the NUL character (U+0000) at ${found.nul}; Postgres jsonb cannot store it`,
+      }),
+    )
+  }
+  if (found.surrogate !== undefined) {
+    return Result.fail(
+      new InvalidEvent({
+        index,
+        message: `event ${index} holds a lone UTF-16 surrogate at ${found.surrogate}; Postgres jsonb cannot store it`,
       }),
     )
   }

@@ -140,6 +140,93 @@ describe.each(backends)("bad input on $name: a typed error, and nothing written"
     )
   })
 
+  it.each([
+    ["ClientSecret", { ClientSecret: "x" }],
+    ["CLIENT_SECRET", { CLIENT_SECRET: "x" }],
+    ["client-secret", { "client-secret": "x" }],
+    ["URL", { nested: { URL: "https://verify.stripe.com/x" } }],
+    ["Url", { Url: "https://verify.stripe.com/x" }],
+    ["VerifiedOutputs", { VerifiedOutputs: { first_name: "Jenny" } }],
+    ["verified-outputs", { "verified-outputs": { first_name: "Jenny" } }],
+    ["ProvidedDetails", { ProvidedDetails: { email: "a@b.c" } }],
+    ["PROVIDED_DETAILS", { list: [{ PROVIDED_DETAILS: { email: "a@b.c" } }] }],
+    ["a test-mode client secret as a value", { document: { note: "vs_1Nx2_secret_test_YWNjdF8x" } }],
+    ["a live-mode client secret as a value", { document: { note: "vs_1Nx2_secret_live_YWNjdF8x" } }],
+    ["a secret API key as a value", { document: { note: "sk_live_51Hx2abc" } }],
+    ["a webhook secret as a value", { document: { note: "whsec_abc123def" } }],
+  ])("a payload carrying %s (any case style or secret shape) is ForbiddenField", async (_, to) => {
+    await failsWith(
+      store.appendToStream("vs_bad", [updated("vs_bad", to) as never], {
+        expectedVersion: 0,
+        metadata: metadata(),
+      }),
+      "ForbiddenField",
+      /secret or personal data/,
+    )
+  })
+
+  it.each([
+    ["a lone high surrogate", "a\ud800b", "InvalidEvent"],
+    ["a lone low surrogate", "a\udc00b", "InvalidEvent"],
+    ["a high surrogate at the end", "ab\udbff", "InvalidEvent"],
+  ])(
+    "%s, which Postgres' jsonb cannot store, is refused before sending, naming its path",
+    async (_, note, tag) => {
+      await failsWith(
+        store.appendToStream("vs_bad", [updated("vs_bad", { document: { note } }) as never], {
+          expectedVersion: 0,
+          metadata: metadata(),
+        }),
+        tag,
+        /lone UTF-16 surrogate at \$\.changes\[0\]\.to\.document\.note/,
+      )
+    },
+  )
+
+  it("a lone surrogate in a key, or in metadata, is refused too; a well-formed pair (an emoji) is stored", async () => {
+    await failsWith(
+      store.appendToStream("vs_bad", [updated("vs_bad", { document: { "k\ud800": 1 } }) as never], {
+        expectedVersion: 0,
+        metadata: metadata(),
+      }),
+      "InvalidEvent",
+      /lone UTF-16 surrogate at \$\.changes\[0\]\.to\.document\./,
+    )
+    await failsWith(
+      store.appendToStream("vs_bad", [{ _tag: "SessionSubmitted", sessionId: "vs_bad", at: 1 }], {
+        expectedVersion: 0,
+        metadata: metadata({ correlationId: "req_\udfff" }),
+      }),
+      "InvalidArgument",
+      /metadata holds a lone UTF-16 surrogate at \$\.correlationId/,
+    )
+    const result = await store.appendToStream(
+      "vs_emoji",
+      [updated("vs_emoji", { document: { note: "ok 👍" } }) as never],
+      {
+        expectedVersion: 0,
+        metadata: metadata({ correlationId: "req_👍" }),
+      },
+    )
+    expect(result._tag).toBe("Appended")
+    expect((await store.readStream("vs_emoji"))[0]?.metadata.correlationId).toBe("req_👍")
+    before = await snapshotOfLog()
+  })
+
+  it("a lone surrogate in a webhook's session metadata is refused by handle with a typed error, not a StoreFailure", async () => {
+    await failsWith(
+      store.handle(
+        "vs_sur",
+        observation(snapshot("vs_sur", "requires_input", { metadata: { note: "\ud83d" } }), 1),
+        {
+          actor,
+        },
+      ),
+      "InvalidEvent",
+      /lone UTF-16 surrogate/,
+    )
+  })
+
   it("event metadata carrying a client secret is ForbiddenField", async () => {
     await failsWith(
       store.appendToStream("vs_bad", [{ _tag: "SessionSubmitted", sessionId: "vs_bad", at: 1 }], {
