@@ -1,8 +1,9 @@
 /**
  * What an append writes into its session's row of `verification_sessions`, computed on the
  * client so the server parses nothing: the folded state as JSON, and the columns projected
- * from it. The SQL side projects the same columns from a state (`sessionColumns` in
- * `migrations.ts`) for rebuilds and multi-event appends; a test holds the two to the same rows.
+ * from it. The SQL side projects the same columns from a state (`append_to_stream` and
+ * `project_session`, see `sql/schema.sql`) for rebuilds and multi-event appends; a test holds the
+ * two to the same rows.
  *
  * @since 0.1.0
  */
