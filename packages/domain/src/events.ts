@@ -15,6 +15,12 @@ export type Source = typeof Source.Type
 
 const base = { sessionId: Schema.String, at: Schema.Int }
 
+/**
+ * The fact paths (`clientReferenceId`, `metadata.<key>`) whose secret-shaped merchant value was
+ * recorded as `"[masked]"`. Absent when nothing was masked, as in events written before masking.
+ */
+const masked = Schema.optionalKey(Schema.Array(Schema.String))
+
 /** First knowledge of a session. History may begin mid-life: `midLife` says so. */
 export const SessionStarted = Schema.TaggedStruct("SessionStarted", {
   ...base,
@@ -22,6 +28,7 @@ export const SessionStarted = Schema.TaggedStruct("SessionStarted", {
   stripeEventType: Schema.NullOr(Schema.String),
   midLife: Schema.Boolean,
   facts: SessionFacts,
+  masked,
 })
 
 /** requires_input → processing: the user submitted. */
@@ -56,6 +63,7 @@ export type FieldChange = typeof FieldChange.Type
 export const SessionUpdated = Schema.TaggedStruct("SessionUpdated", {
   ...base,
   changes: Schema.Array(FieldChange),
+  masked,
 })
 
 /** Redaction began (`processing`), or the session joined a redaction job (`validated`). */
@@ -73,6 +81,7 @@ export const SessionResynced = Schema.TaggedStruct("SessionResynced", {
   source: Source,
   local: SessionFacts,
   remote: SessionFacts,
+  masked,
 })
 
 /** Stripe returned verified outputs. Only the field names are recorded, never values. */

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import { looksLikeSecret, maskedValue } from "./secrets.ts"
 import {
   LastError,
   RedactionStatus,
@@ -35,28 +36,77 @@ export const SessionFacts = Schema.Struct({
 })
 export type SessionFacts = typeof SessionFacts.Type
 
-/** Extracts the facts from a snapshot; secrets and personal data are left behind. */
-export const factsOf = (session: VerificationSession): SessionFacts => ({
-  status: session.status,
-  type: session.type,
-  livemode: session.livemode,
-  created: session.created,
-  clientReferenceId: session.client_reference_id,
-  metadata: session.metadata,
-  options: session.options,
-  lastError: session.last_error,
-  lastVerificationReport:
-    session.last_verification_report === null
-      ? null
-      : typeof session.last_verification_report === "string"
-        ? session.last_verification_report
-        : session.last_verification_report.id,
-  redactionStatus: session.redaction?.status ?? null,
-  relatedCustomer: session.related_customer,
-  relatedCustomerAccount: session.related_customer_account ?? null,
-  relatedPerson: session.related_person ?? null,
-  verificationFlow: session.verification_flow ?? null,
-})
+/** A snapshot's facts, and the paths whose secret-shaped merchant value was masked in them. */
+export interface MaskedFacts {
+  readonly facts: SessionFacts
+  /** `clientReferenceId` and `metadata.<key>` paths, in that order; empty when nothing was masked. */
+  readonly masked: ReadonlyArray<string>
+}
+
+/**
+ * Masks secret-shaped metadata. A secret-shaped key is masked too (numbered, so two never
+ * collide); the order of the keys is kept, so the same snapshot always masks the same way.
+ */
+const maskMetadata = (
+  metadata: Readonly<Record<string, string>>,
+  masked: Array<string>,
+): Readonly<Record<string, string>> => {
+  let out: Record<string, string> | undefined
+  let maskedKeys = 0
+  for (const [key, value] of Object.entries(metadata)) {
+    const secretKey = looksLikeSecret(key)
+    if (!secretKey && !looksLikeSecret(value)) continue
+    out ??= { ...metadata }
+    if (secretKey) {
+      delete out[key]
+      maskedKeys++
+      const name = maskedKeys === 1 ? maskedValue : `${maskedValue} ${maskedKeys}`
+      out[name] = maskedValue
+      masked.push(`metadata.${name}`)
+    } else {
+      out[key] = maskedValue
+      masked.push(`metadata.${key}`)
+    }
+  }
+  return out ?? metadata
+}
+
+/**
+ * Extracts the facts from a snapshot; secrets and personal data are left behind. Merchant values
+ * (metadata, `client_reference_id`) that look like a secret are replaced by `"[masked]"` rather
+ * than refused: they are not ours to refuse, and must not enter the log either.
+ */
+export const maskedFactsOf = (session: VerificationSession): MaskedFacts => {
+  const masked: Array<string> = []
+  const reference = session.client_reference_id
+  const clientReferenceId = reference !== null && looksLikeSecret(reference) ? maskedValue : reference
+  if (clientReferenceId !== reference) masked.push("clientReferenceId")
+  const facts: SessionFacts = {
+    status: session.status,
+    type: session.type,
+    livemode: session.livemode,
+    created: session.created,
+    clientReferenceId,
+    metadata: maskMetadata(session.metadata, masked),
+    options: session.options,
+    lastError: session.last_error,
+    lastVerificationReport:
+      session.last_verification_report === null
+        ? null
+        : typeof session.last_verification_report === "string"
+          ? session.last_verification_report
+          : session.last_verification_report.id,
+    redactionStatus: session.redaction?.status ?? null,
+    relatedCustomer: session.related_customer,
+    relatedCustomerAccount: session.related_customer_account ?? null,
+    relatedPerson: session.related_person ?? null,
+    verificationFlow: session.verification_flow ?? null,
+  }
+  return { facts, masked }
+}
+
+/** The facts of a snapshot, as {@link maskedFactsOf} extracts them. */
+export const factsOf = (session: VerificationSession): SessionFacts => maskedFactsOf(session).facts
 
 /** Fields whose change (outside a status transition) is recorded as `SessionUpdated`. */
 export const trackedFields = [

@@ -5,13 +5,15 @@
  * @since 0.1.0
  */
 export * from "./commands.ts"
-export { type Decision, decide } from "./decide.ts"
+export { type Decided, type Decision, decide, decideAndFold } from "./decide.ts"
 export { decider } from "./decider.ts"
 export * from "./errors.ts"
 export * from "./events.ts"
 export * from "./facts.ts"
 export * from "./lifecycle.ts"
+export type { Observation, ObservationRule, Verdict } from "./observation.ts"
+export { type ObservationRuleName, observationRules } from "./rules.ts"
+export * from "./secrets.ts"
 export * from "./session.ts"
 export * from "./state.ts"
 export * from "./stripe-event.ts"
-export * from "./webhook-signature.ts"

@@ -1,10 +1,18 @@
 /**
- * The decider, specified row by row from design.md §3 ("How decide treats an observation") and
- * the action rules of the fact sheet §2.3: given events, when a command, then events or an error.
+ * The decider, specified from design.md §3 ("How decide treats an observation"), one `describe`
+ * per observation rule (the README's rule table), and the action rules of the fact sheet §2.3:
+ * given events, when a command, then events or an error.
  */
 import { describe, expect, it } from "vitest"
-import { factsOf, lifecycleDiagram, pathBetween } from "../src/index.ts"
-import { apiRead, given, SESSION_ID, session, started, webhook } from "./support/sessions.ts"
+import {
+  factsOf,
+  lifecycleDiagram,
+  looksLikeSecret,
+  type ObservationRuleName,
+  observationRules,
+  pathBetween,
+} from "../src/index.ts"
+import { apiRead, given, SESSION_ID, session, started, stringsIn, webhook } from "./support/sessions.ts"
 
 const created = session()
 const processing = session({ status: "processing", client_secret: null, url: null })
@@ -20,235 +28,346 @@ const failed = session({
 })
 const canceled = session({ status: "canceled", client_secret: null, url: null })
 
-describe("observations (design.md §3)", () => {
-  it("first knowledge of a session starts it at the observed status, and says it was created", () => {
-    given([])
-      .when(webhook(created, 100, "evt_1"))
-      .thenEvents([
-        {
-          _tag: "SessionStarted",
-          sessionId: SESSION_ID,
-          at: 100,
-          source: "webhook",
-          stripeEventType: null,
-          midLife: false,
-          facts: factsOf(created),
-        },
-      ])
+/** The observation rules' specifications, one `describe` per rule, in the order the rules apply. */
+const specified: Array<ObservationRuleName> = []
+const rule = (name: ObservationRuleName, specification: () => void) => {
+  specified.push(name)
+  describe(`rule ${name}`, specification)
+}
+
+describe("observations (design.md §3), rule by rule", () => {
+  rule("otherSession", () => {
+    it("an observation of another session is refused: it belongs to another stream", () => {
+      given(started(created, 100))
+        .when(webhook(session({ id: "vs_other" }), 101))
+        .thenFails("SessionMismatch")
+    })
   })
 
-  it("first knowledge mid-life starts the history at that status and marks it as discovered mid-life", () => {
-    const { events, state } = given([]).when(apiRead(verified, 500)).thenTags(["SessionStarted"])
-    expect(events[0]).toMatchObject({ midLife: true, source: "api" })
-    expect(state.facts?.status).toBe("verified")
+  rule("firstKnowledge", () => {
+    it("first knowledge of a session starts it at the observed status, and says it was created", () => {
+      given([])
+        .when(webhook(created, 100, "evt_1"))
+        .thenEvents([
+          {
+            _tag: "SessionStarted",
+            sessionId: SESSION_ID,
+            at: 100,
+            source: "webhook",
+            stripeEventType: null,
+            midLife: false,
+            facts: factsOf(created),
+          },
+        ])
+    })
+
+    it("first knowledge mid-life starts the history at that status and marks it as discovered mid-life", () => {
+      const { events, state } = given([]).when(apiRead(verified, 500)).thenTags(["SessionStarted"])
+      expect(events[0]).toMatchObject({ midLife: true, source: "api" })
+      expect(state.facts?.status).toBe("verified")
+    })
+
+    it("secret-shaped merchant values start the session masked, and the event names the masked paths", () => {
+      const secretive = session({
+        metadata: { pi: "pi_123_secret_abc", order: "42" },
+        client_reference_id: "order_42_secret_x",
+      })
+      const { events, state } = given([]).when(webhook(secretive, 100)).thenTags(["SessionStarted"])
+      expect(events[0]).toMatchObject({ masked: ["clientReferenceId", "metadata.pi"] })
+      expect(state.facts?.metadata).toEqual({ pi: "[masked]", order: "42" })
+      expect(state.facts?.clientReferenceId).toBe("[masked]")
+      expect(JSON.stringify(events)).not.toMatch(/pi_123_secret_abc|order_42_secret_x/)
+      expect(stringsIn(events).filter(looksLikeSecret)).toEqual([])
+    })
   })
 
-  it("the same status with nothing tracked changed emits nothing (a duplicate vanishes)", () => {
-    given(started(created, 100)).when(webhook(created, 100)).thenEvents([])
-    given(started(created, 100)).when(webhook(created, 150)).thenEvents([])
+  rule("stale", () => {
+    it("an observation older than the last change is stale: no events", () => {
+      const history = [
+        ...started(created, 100),
+        { _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 110 } as const,
+      ]
+      given(history).when(webhook(created, 105)).thenEvents([])
+      given(history).when(apiRead(created, 105)).thenEvents([])
+    })
   })
 
-  it("a newer observation of a directly reachable status emits that transition", () => {
-    given(started(created, 100))
-      .when(webhook(processing, 101))
-      .thenEvents([{ _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 101 }])
+  rule("terminalWebhook", () => {
+    it("a terminal session ignores a webhook showing an earlier status, however new its timestamp", () => {
+      given(started(verified, 100)).when(webhook(processing, 200)).thenEvents([])
+      given(started(canceled, 100)).when(webhook(created, 200)).thenEvents([])
+    })
   })
 
-  it("a newer observation reachable only through missed steps emits every step of the legal path", () => {
-    given(started(created, 100))
-      .when(webhook(verified, 120))
-      .thenEvents([
-        { _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 120 },
-        { _tag: "SessionVerified", sessionId: SESSION_ID, at: 120, lastVerificationReport: "vr_1" },
-      ])
+  rule("unknownStatusWebhook", () => {
+    it("an unknown status from a webhook asks for an authoritative read", () => {
+      given(started(created, 100))
+        .when(webhook(session({ status: "awaiting_review" }), 101))
+        .thenTags(["RefreshNeeded"])
+    })
   })
 
-  it("a failed check returns the session to requires_input with Stripe's code and reason", () => {
-    const history = [
-      ...started(created, 100),
-      { _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 101 } as const,
-    ]
-    given(history)
-      .when(webhook(failed, 102))
-      .thenEvents([
-        {
-          _tag: "VerificationFailed",
-          sessionId: SESSION_ID,
-          at: 102,
-          code: "document_expired",
-          reason: "The document is expired.",
-          lastVerificationReport: "vr_1",
-        },
-      ])
+  rule("ambiguousSameSecond", () => {
+    it("requires_input ⇄ processing in the same second as the last change is ambiguous: no transition, needs refresh", () => {
+      const state = given(started(created, 100))
+        .when(webhook(processing, 100))
+        .thenEvents([
+          {
+            _tag: "RefreshNeeded",
+            sessionId: SESSION_ID,
+            at: 100,
+            reason: "ambiguous_same_second",
+            observedStatus: "processing",
+          },
+        ])
+      expect(state.needsRefresh).toBe(true)
+      expect(state.facts?.status).toBe("requires_input")
+    })
+
+    it("an ambiguity already flagged is not flagged again", () => {
+      const { events } = given(started(created, 100))
+        .when(webhook(processing, 100))
+        .thenTags(["RefreshNeeded"])
+      given([...started(created, 100), ...events])
+        .when(webhook(processing, 100))
+        .thenEvents([])
+    })
+
+    it("a same-second move to a terminal status is not ambiguous: it can only come later", () => {
+      given(started(processing, 100)).when(webhook(verified, 100)).thenTags(["SessionVerified"])
+    })
   })
 
-  it("a terminal session ignores a webhook showing an earlier status, however new its timestamp", () => {
-    given(started(verified, 100)).when(webhook(processing, 200)).thenEvents([])
-    given(started(canceled, 100)).when(webhook(created, 200)).thenEvents([])
+  rule("statusPath", () => {
+    it("a newer observation of a directly reachable status emits that transition", () => {
+      given(started(created, 100))
+        .when(webhook(processing, 101))
+        .thenEvents([{ _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 101 }])
+    })
+
+    it("a newer observation reachable only through missed steps emits every step of the legal path", () => {
+      given(started(created, 100))
+        .when(webhook(verified, 120))
+        .thenEvents([
+          { _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 120 },
+          { _tag: "SessionVerified", sessionId: SESSION_ID, at: 120, lastVerificationReport: "vr_1" },
+        ])
+    })
+
+    it("a failed check returns the session to requires_input with Stripe's code and reason", () => {
+      const history = [
+        ...started(created, 100),
+        { _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 101 } as const,
+      ]
+      given(history)
+        .when(webhook(failed, 102))
+        .thenEvents([
+          {
+            _tag: "VerificationFailed",
+            sessionId: SESSION_ID,
+            at: 102,
+            code: "document_expired",
+            reason: "The document is expired.",
+            lastVerificationReport: "vr_1",
+          },
+        ])
+    })
+
+    it("an authoritative read reachable by a legal path records the transitions, not a resync", () => {
+      given(started(created, 100))
+        .when(apiRead(verified, 100))
+        .thenTags(["SessionSubmitted", "SessionVerified"])
+    })
   })
 
-  it("requires_input ⇄ processing in the same second as the last change is ambiguous: no transition, needs refresh", () => {
-    const state = given(started(created, 100))
-      .when(webhook(processing, 100))
-      .thenEvents([
-        {
-          _tag: "RefreshNeeded",
-          sessionId: SESSION_ID,
-          at: 100,
-          reason: "ambiguous_same_second",
-          observedStatus: "processing",
-        },
-      ])
-    expect(state.needsRefresh).toBe(true)
-    expect(state.facts?.status).toBe("requires_input")
+  rule("resync", () => {
+    it("an authoritative read that contradicts local history wins, recording both sides", () => {
+      const remote = session({ status: "requires_input", metadata: { plan: "b" } })
+      given(started(verified, 100))
+        .when(apiRead(remote, 200))
+        .thenEvents([
+          {
+            _tag: "SessionResynced",
+            sessionId: SESSION_ID,
+            at: 200,
+            source: "api",
+            local: factsOf(verified),
+            remote: factsOf(remote),
+          },
+        ])
+    })
+
+    it("an unknown status from an authoritative read is kept, as a resync", () => {
+      const { state } = given(started(created, 100))
+        .when(apiRead(session({ status: "awaiting_review" }), 101))
+        .thenTags(["SessionResynced"])
+      expect(state.facts?.status).toBe("awaiting_review")
+    })
   })
 
-  it("an ambiguity already flagged is not flagged again", () => {
-    const { events } = given(started(created, 100)).when(webhook(processing, 100)).thenTags(["RefreshNeeded"])
-    given([...started(created, 100), ...events])
-      .when(webhook(processing, 100))
-      .thenEvents([])
-  })
+  rule("changesBeforeRedaction", () => {
+    const updatedThenRedacted = session({
+      ...canceled,
+      metadata: { order: "b" },
+      type: "id_number",
+      redaction: { status: "processing" },
+    })
 
-  it("a same-second move to a terminal status is not ambiguous: it can only come later", () => {
-    given(started(processing, 100)).when(webhook(verified, 100)).thenTags(["SessionVerified"])
-  })
-
-  it("an observation older than the last change is stale: no events", () => {
-    const history = [
-      ...started(created, 100),
-      { _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 110 } as const,
-    ]
-    given(history).when(webhook(created, 105)).thenEvents([])
-    given(history).when(apiRead(created, 105)).thenEvents([])
-  })
-
-  it("an authoritative read that contradicts local history wins, recording both sides", () => {
-    const remote = session({ status: "requires_input", metadata: { plan: "b" } })
-    given(started(verified, 100))
-      .when(apiRead(remote, 200))
-      .thenEvents([
-        {
-          _tag: "SessionResynced",
-          sessionId: SESSION_ID,
-          at: 200,
-          source: "api",
-          local: factsOf(verified),
-          remote: factsOf(remote),
-        },
-      ])
-  })
-
-  it("an authoritative read reachable by a legal path records the transitions, not a resync", () => {
-    given(started(created, 100))
-      .when(apiRead(verified, 100))
-      .thenTags(["SessionSubmitted", "SessionVerified"])
-  })
-
-  it("an authoritative read settles an ambiguity and clears needs-refresh", () => {
-    const { events } = given(started(created, 100)).when(webhook(processing, 100)).thenTags(["RefreshNeeded"])
-    const { state } = given([...started(created, 100), ...events])
-      .when(apiRead(processing, 101))
-      .thenTags(["SessionSubmitted", "RefreshCompleted"])
-    expect(state.needsRefresh).toBe(false)
-    expect(state.facts?.status).toBe("processing")
-  })
-
-  it("tracked fields that differ in a newer snapshot are recorded as an update with both sides", () => {
-    const changed = session({ metadata: { order: "42" }, type: "id_number" })
-    given(started(created, 100))
-      .when(webhook(changed, 101))
-      .thenEvents([
-        {
-          _tag: "SessionUpdated",
-          sessionId: SESSION_ID,
-          at: 101,
+    it.each([
+      ["an authoritative read", apiRead],
+      ["a webhook", webhook],
+    ] as const)(
+      "a change made before a redaction and first seen with it, from %s, is recorded before it",
+      (_, observe) => {
+        const { events, state } = given(started(session({ metadata: { order: "a" } }), 100))
+          .when(observe(updatedThenRedacted, 200))
+          .thenTags(["SessionCanceled", "SessionUpdated", "RedactionStarted"])
+        expect(events[1]).toMatchObject({
           changes: [
             { field: "type", from: "document", to: "id_number" },
-            { field: "metadata", from: {}, to: { order: "42" } },
+            { field: "metadata", from: { order: "a" }, to: { order: "b" } },
           ],
-        },
-      ])
-  })
-
-  it("tracked fields that differ in a same-second webhook are ambiguous, not applied", () => {
-    given(started(created, 100))
-      .when(webhook(session({ metadata: { order: "42" } }), 100))
-      .thenTags(["RefreshNeeded"])
-  })
-
-  it("redaction moves forward with events: started, then redacted", () => {
-    const redacting = session({ ...verified, redaction: { status: "processing" } })
-    const { state } = given(started(verified, 100))
-      .when(apiRead(redacting, 200))
-      .thenTags(["RedactionStarted"])
-    expect(state.facts?.redactionStatus).toBe("processing")
-    const redacted = session({ ...verified, redaction: { status: "redacted" } })
-    given(started(verified, 100))
-      .when(webhook(redacted, 300))
-      .thenTags(["RedactionStarted", "SessionRedacted"])
-  })
-
-  it("redaction never goes back, not even for an authoritative read", () => {
-    const redacted = session({ ...verified, redaction: { status: "redacted" } })
-    given(started(redacted, 100)).when(apiRead(verified, 200)).thenEvents([])
-  })
-
-  it("redacting a requires_input session shows as canceled with redaction processing", () => {
-    const redactedInput = session({ ...canceled, redaction: { status: "processing" } })
-    given(started(created, 100))
-      .when(webhook(redactedInput, 101))
-      .thenTags(["SessionCanceled", "RedactionStarted"])
-  })
-
-  it("after redaction, only the erasure of metadata is recorded; an old payload cannot bring it back", () => {
-    const withMeta = session({ ...verified, metadata: { name: "Jane" } })
-    const redacted = session({ ...verified, metadata: {}, redaction: { status: "redacted" } })
-    const { events } = given(started(withMeta, 100))
-      .when(apiRead(redacted, 200))
-      .thenTags(["RedactionStarted", "SessionRedacted", "SessionUpdated"])
-    given([...started(withMeta, 100), ...events])
-      .when(apiRead(withMeta, 300))
-      .thenEvents([])
-  })
-
-  it("an unknown status from a webhook asks for an authoritative read", () => {
-    given(started(created, 100))
-      .when(webhook(session({ status: "awaiting_review" }), 101))
-      .thenTags(["RefreshNeeded"])
-  })
-
-  it("an unknown status from an authoritative read is kept, as a resync", () => {
-    const { state } = given(started(created, 100))
-      .when(apiRead(session({ status: "awaiting_review" }), 101))
-      .thenTags(["SessionResynced"])
-    expect(state.facts?.status).toBe("awaiting_review")
-  })
-
-  it("verified outputs are recorded as field names, never values", () => {
-    const withOutputs = session({
-      ...verified,
-      verified_outputs: {
-        address: null,
-        email: null,
-        first_name: "Jenny",
-        last_name: "Rosen",
-        id_number_type: null,
-        phone: null,
-        dob: { day: 1, month: 2, year: 1990 },
+        })
+        expect(state.facts).toEqual(factsOf(updatedThenRedacted))
       },
+    )
+
+    it("an emptied metadata in that snapshot is the erasure: recorded after the redaction, as trackedFields does", () => {
+      const erased = session({ ...updatedThenRedacted, metadata: {} })
+      const { events } = given(started(session({ metadata: { order: "a" } }), 100))
+        .when(apiRead(erased, 200))
+        .thenTags(["SessionCanceled", "SessionUpdated", "RedactionStarted", "SessionUpdated"])
+      expect(events[1]).toMatchObject({ changes: [{ field: "type", from: "document", to: "id_number" }] })
+      expect(events[3]).toMatchObject({ changes: [{ field: "metadata", from: { order: "a" }, to: {} }] })
     })
-    const { events } = given(started(verified, 100))
-      .when(apiRead(withOutputs, 101))
-      .thenTags(["VerifiedOutputsCaptured"])
-    expect(events[0]).toMatchObject({ fields: ["dob", "first_name", "last_name"] })
-    expect(JSON.stringify(events)).not.toMatch(/Jenny|Rosen|1990/)
+
+    it("once the redaction is recorded, an older payload's changes stay out", () => {
+      const history = started(session({ ...updatedThenRedacted, metadata: {} }), 100)
+      given(history).when(apiRead(updatedThenRedacted, 200)).thenEvents([])
+    })
   })
 
-  it("an observation of another session is refused: it belongs to another stream", () => {
-    given(started(created, 100))
-      .when(webhook(session({ id: "vs_other" }), 101))
-      .thenFails("SessionMismatch")
+  rule("redactionAxis", () => {
+    it("redaction moves forward with events: started, then redacted", () => {
+      const redacting = session({ ...verified, redaction: { status: "processing" } })
+      const { state } = given(started(verified, 100))
+        .when(apiRead(redacting, 200))
+        .thenTags(["RedactionStarted"])
+      expect(state.facts?.redactionStatus).toBe("processing")
+      const redacted = session({ ...verified, redaction: { status: "redacted" } })
+      given(started(verified, 100))
+        .when(webhook(redacted, 300))
+        .thenTags(["RedactionStarted", "SessionRedacted"])
+    })
+
+    it("redaction never goes back, not even for an authoritative read", () => {
+      const redacted = session({ ...verified, redaction: { status: "redacted" } })
+      given(started(redacted, 100)).when(apiRead(verified, 200)).thenEvents([])
+    })
+
+    it("redacting a requires_input session shows as canceled with redaction processing", () => {
+      const redactedInput = session({ ...canceled, redaction: { status: "processing" } })
+      given(started(created, 100))
+        .when(webhook(redactedInput, 101))
+        .thenTags(["SessionCanceled", "RedactionStarted"])
+    })
+  })
+
+  rule("trackedFields", () => {
+    it("the same status with nothing tracked changed emits nothing (a duplicate vanishes)", () => {
+      given(started(created, 100)).when(webhook(created, 100)).thenEvents([])
+      given(started(created, 100)).when(webhook(created, 150)).thenEvents([])
+    })
+
+    it("tracked fields that differ in a newer snapshot are recorded as an update with both sides", () => {
+      const changed = session({ metadata: { order: "42" }, type: "id_number" })
+      given(started(created, 100))
+        .when(webhook(changed, 101))
+        .thenEvents([
+          {
+            _tag: "SessionUpdated",
+            sessionId: SESSION_ID,
+            at: 101,
+            changes: [
+              { field: "type", from: "document", to: "id_number" },
+              { field: "metadata", from: {}, to: { order: "42" } },
+            ],
+          },
+        ])
+    })
+
+    it("tracked fields that differ in a same-second webhook are ambiguous, not applied", () => {
+      given(started(created, 100))
+        .when(webhook(session({ metadata: { order: "42" } }), 100))
+        .thenTags(["RefreshNeeded"])
+    })
+
+    it("after redaction, only the erasure of metadata is recorded; an old payload cannot bring it back", () => {
+      const withMeta = session({ ...verified, metadata: { name: "Jane" } })
+      const redacted = session({ ...verified, metadata: {}, redaction: { status: "redacted" } })
+      const { events } = given(started(withMeta, 100))
+        .when(apiRead(redacted, 200))
+        .thenTags(["RedactionStarted", "SessionRedacted", "SessionUpdated"])
+      given([...started(withMeta, 100), ...events])
+        .when(apiRead(withMeta, 300))
+        .thenEvents([])
+    })
+
+    it("a secret-shaped value is recorded masked, naming its path; the same snapshot again is no change", () => {
+      const secretive = session({ metadata: { pi: "pi_123_secret_abc" } })
+      const history = started(created, 100)
+      const { events } = given(history).when(apiRead(secretive, 101)).thenTags(["SessionUpdated"])
+      expect(events[0]).toMatchObject({
+        changes: [{ field: "metadata", from: {}, to: { pi: "[masked]" } }],
+        masked: ["metadata.pi"],
+      })
+      expect(JSON.stringify(events)).not.toContain("pi_123_secret_abc")
+      given([...history, ...events])
+        .when(apiRead(secretive, 102))
+        .thenEvents([])
+      given([...history, ...events])
+        .when(webhook(secretive, 103))
+        .thenEvents([])
+    })
+  })
+
+  rule("verifiedOutputs", () => {
+    it("verified outputs are recorded as field names, never values", () => {
+      const withOutputs = session({
+        ...verified,
+        verified_outputs: {
+          address: null,
+          email: null,
+          first_name: "Jenny",
+          last_name: "Rosen",
+          id_number_type: null,
+          phone: null,
+          dob: { day: 1, month: 2, year: 1990 },
+        },
+      })
+      const { events } = given(started(verified, 100))
+        .when(apiRead(withOutputs, 101))
+        .thenTags(["VerifiedOutputsCaptured"])
+      expect(events[0]).toMatchObject({ fields: ["dob", "first_name", "last_name"] })
+      expect(JSON.stringify(events)).not.toMatch(/Jenny|Rosen|1990/)
+    })
+  })
+
+  rule("refreshCompleted", () => {
+    it("an authoritative read settles an ambiguity and clears needs-refresh", () => {
+      const { events } = given(started(created, 100))
+        .when(webhook(processing, 100))
+        .thenTags(["RefreshNeeded"])
+      const { state } = given([...started(created, 100), ...events])
+        .when(apiRead(processing, 101))
+        .thenTags(["SessionSubmitted", "RefreshCompleted"])
+      expect(state.needsRefresh).toBe(false)
+      expect(state.facts?.status).toBe("processing")
+    })
+  })
+
+  it("every observation rule has one specification here, in the order the rules apply", () => {
+    expect(specified).toEqual(observationRules.map((r) => r.name))
   })
 })
 

@@ -7,20 +7,32 @@ import { Result, Schema } from "effect"
 import { describe, expect } from "vitest"
 import {
   decide,
+  decideAndFold,
   evolve,
   factsOf,
   fold,
   initialState,
   isRedacted,
+  looksLikeSecret,
+  maskedValue,
   type Observe,
+  type SessionCommand,
   type SessionEvent,
   SessionState,
   statusEnteredBy,
   transitions,
 } from "../src/index.ts"
-import { deliveredHistoryArb, expanded, historyArb, type Moment } from "./support/stripe-model.ts"
+import { stringsIn } from "./support/sessions.ts"
+import {
+  createdSession,
+  deliveredHistoryArb,
+  expanded,
+  historyArb,
+  type Moment,
+} from "./support/stripe-model.ts"
 
 const RUNS = { numRuns: 300 }
+const MANY_RUNS = { numRuns: 1_000 }
 
 const asWebhook = (m: Moment): Observe => ({
   _tag: "Observe",
@@ -193,6 +205,88 @@ describe("laws of the decider", () => {
       const { state } = observeAll([...delivered.map(asWebhook), asRead(history.final)])
       const stored = JSON.parse(JSON.stringify(Schema.encodeSync(SessionState)(state)))
       expect(Schema.decodeUnknownSync(SessionState)(stored)).toEqual(state)
+    },
+  )
+
+  test.prop(
+    [deliveredHistoryArb({ redactionWithChanges: true }), fc.nat(), fc.nat(), fc.nat({ max: 4 })],
+    MANY_RUNS,
+  )(
+    "9. decideAndFold(c, s).state equals fold(decideAndFold(c, s).events, s), for observations and requests alike",
+    ({ history, delivered }, cut, pick, kind) => {
+      const { state } = observeAll(delivered.slice(0, cut % (delivered.length + 1)).map(asWebhook))
+      const moment = history.moments[pick % history.moments.length]!
+      const base = { sessionId: moment.snapshot.id, requestedAt: moment.at + 1 }
+      const commands: ReadonlyArray<SessionCommand> = [
+        asWebhook(moment),
+        asRead(moment, pick),
+        { _tag: "RequestCancel", ...base },
+        { _tag: "RequestRedact", ...base },
+        { _tag: "RequestUpdate", ...base, metadata: { step: String(pick) }, type: "id_number" },
+      ]
+      const command = commands[kind]!
+      const decided = decideAndFold(command, state)
+      expect(Result.map(decided, (d) => d.events)).toEqual(decide(command, state))
+      if (Result.isSuccess(decided))
+        expect(decided.success.state).toEqual(fold(decided.success.events, state))
+    },
+  )
+
+  test.prop([deliveredHistoryArb({ redactionWithChanges: true })], MANY_RUNS)(
+    "10. after any delivery of a history whose snapshots may combine a redaction with field changes, one authoritative read restores every fact Stripe has",
+    ({ history, delivered }) => {
+      const { state } = observeAll([...delivered.map(asWebhook), asRead(history.final)])
+      expect(state.facts).toEqual(factsOf(history.final.snapshot))
+      expect(state.needsRefresh).toBe(false)
+    },
+  )
+
+  const secretShaped = fc.oneof(
+    fc
+      .tuple(fc.constantFrom("pi", "seti", "vs", "order"), fc.stringMatching(/^[A-Za-z0-9]{1,12}$/))
+      .map(([prefix, id]) => `${prefix}_${id}_secret_${id}`),
+    fc.stringMatching(/^[A-Za-z0-9]{1,12}$/).map((id) => `vs_${id}_secret_live_${id}`),
+    fc
+      .constantFrom("sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_")
+      .map((p) => `${p}4eC39HqLyjWDarjtT1`),
+  )
+  const merchantValue = fc.oneof(
+    fc.string({ maxLength: 12 }),
+    secretShaped,
+    secretShaped.map((secret) => `ref ${secret} (copied)`),
+  )
+
+  test.prop(
+    [
+      fc.dictionary(fc.stringMatching(/^[a-z]{1,8}$/), merchantValue, { maxKeys: 5 }),
+      fc.option(merchantValue, { nil: null }),
+      fc.dictionary(fc.stringMatching(/^[a-z]{1,8}$/), merchantValue, { maxKeys: 5 }),
+    ],
+    MANY_RUNS,
+  )(
+    "5b. merchant values that look like secrets are masked, named in the event, and no event holds a secret-shaped string",
+    (metadata, reference, laterMetadata) => {
+      const first = { ...createdSession("vs_mask", 1_700_000_000, metadata), client_reference_id: reference }
+      const later = { ...first, metadata: laterMetadata }
+      const again: Observe = { _tag: "Observe", session: later, source: "webhook", observedAt: 1_700_000_002 }
+      const { events, state } = observeAll([
+        { _tag: "Observe", session: first, source: "webhook", observedAt: 1_700_000_000 },
+        { _tag: "Observe", session: later, source: "api", observedAt: 1_700_000_001 },
+      ])
+      expect(stringsIn(events).filter(looksLikeSecret)).toEqual([])
+      const secretKeys = (m: Record<string, string>) =>
+        Object.keys(m)
+          .filter((k) => looksLikeSecret(m[k]!))
+          .map((k) => `metadata.${k}`)
+      const started = events[0]
+      expect(started?._tag === "SessionStarted" && (started.masked ?? [])).toEqual([
+        ...(reference !== null && looksLikeSecret(reference) ? ["clientReferenceId"] : []),
+        ...secretKeys(metadata),
+      ])
+      for (const [key, value] of Object.entries(laterMetadata))
+        expect(state.facts?.metadata[key]).toBe(looksLikeSecret(value) ? maskedValue : value)
+      // Stable: the same snapshot seen again changes nothing.
+      expect(Result.getOrThrow(decide(again, state))).toEqual([])
     },
   )
 })

@@ -83,3 +83,11 @@ export const given = (events: ReadonlyArray<SessionEvent>) => {
 /** The events that start a stream from a first observation of `snapshot` at `at`. */
 export const started = (snapshot: VerificationSession, at: number): ReadonlyArray<SessionEvent> =>
   Result.getOrThrow(decide(webhook(snapshot, at), initialState))
+
+/** Every string in a JSON value, keys included: what a scan for secrets must look at. */
+export const stringsIn = (value: unknown): Array<string> => {
+  if (typeof value === "string") return [value]
+  if (typeof value !== "object" || value === null) return []
+  if (Array.isArray(value)) return value.flatMap(stringsIn)
+  return Object.entries(value).flatMap(([key, v]) => [key, ...stringsIn(v)])
+}

@@ -16,7 +16,13 @@ export type StripeMove =
   | { readonly kind: "cancel" }
   | { readonly kind: "redact" }
   | { readonly kind: "finishRedaction" }
-  | { readonly kind: "update"; readonly metadata: Readonly<Record<string, string>> }
+  | {
+      readonly kind: "update"
+      readonly metadata: Readonly<Record<string, string>>
+      /** Only in histories with field changes beside metadata (`redactionWithChanges`). */
+      readonly type?: "document" | "id_number"
+      readonly options?: VerificationSession["options"]
+    }
 
 /** One moment of Stripe's history: the object after a move, and the webhook it emitted. */
 export interface Moment {
@@ -83,14 +89,18 @@ const fresh = (s: VerificationSession, n: number) => ({
 
 /**
  * Applies a move as Stripe would, or returns `undefined` when Stripe's rules forbid it now.
- * `n` numbers the move, to make reports and secrets unique.
+ * `n` numbers the move, to make reports and secrets unique. With `eraseOnRedact: false`, a
+ * redaction empties the metadata only when it finishes, so the snapshot that first shows the
+ * redaction still carries the changes made before it.
  */
 export const applyMove = (
   s: VerificationSession,
   move: StripeMove,
   n: number,
+  { eraseOnRedact = true }: { readonly eraseOnRedact?: boolean } = {},
 ): { snapshot: VerificationSession; eventType: string | null } | undefined => {
   const hidden = { client_secret: null, url: null }
+  const erased = eraseOnRedact ? { metadata: {} } : {}
   switch (move.kind) {
     case "submit":
       return s.status === "requires_input" && open(s)
@@ -135,22 +145,30 @@ export const applyMove = (
               ...s,
               ...hidden,
               status: "canceled",
-              metadata: {},
+              ...erased,
               redaction: { status: "processing" },
             },
             eventType: "identity.verification_session.canceled",
           }
-        : { snapshot: { ...s, metadata: {}, redaction: { status: "processing" } }, eventType: null }
+        : { snapshot: { ...s, ...erased, redaction: { status: "processing" } }, eventType: null }
     case "finishRedaction":
       return s.redaction?.status === "processing"
         ? {
-            snapshot: { ...s, redaction: { status: "redacted" } },
+            snapshot: { ...s, metadata: {}, redaction: { status: "redacted" } },
             eventType: "identity.verification_session.redacted",
           }
         : undefined
     case "update":
       return stripeAccepts("update", s)
-        ? { snapshot: { ...s, metadata: { ...move.metadata } }, eventType: null }
+        ? {
+            snapshot: {
+              ...s,
+              metadata: { ...move.metadata },
+              ...(move.type === undefined ? {} : { type: move.type }),
+              ...(move.options === undefined ? {} : { options: move.options }),
+            },
+            eventType: null,
+          }
         : undefined
   }
 }
@@ -206,6 +224,25 @@ export const moveArb: fc.Arbitrary<StripeMove> = fc.oneof(
   },
 )
 
+/** Moves whose updates also change `type` and `options`, which a redaction does not erase. */
+export const richMoveArb: fc.Arbitrary<StripeMove> = fc.oneof(
+  { arbitrary: moveArb, weight: 3 },
+  {
+    arbitrary: fc
+      .record({
+        metadata: fc.dictionary(fc.constantFrom("order", "plan"), fc.constantFrom("x", "y"), { maxKeys: 2 }),
+        type: fc.constantFrom("document" as const, "id_number" as const),
+        options: fc.constantFrom<VerificationSession["options"]>(
+          { document: { allowed_types: ["passport"] } },
+          { document: { require_matching_selfie: true } },
+          {},
+        ),
+      })
+      .map((update) => ({ kind: "update", ...update }) as const),
+    weight: 2,
+  },
+)
+
 export interface History {
   readonly moments: ReadonlyArray<Moment>
   /** The moments Stripe sent a webhook for, in Stripe's order. */
@@ -216,22 +253,28 @@ export interface History {
 /**
  * A random walk of Stripe's lifecycle: creation, then moves (illegal ones are skipped, as Stripe
  * would refuse them), each some seconds after the last. With `distinctSeconds`, every moment has
- * its own second; otherwise same-second steps are common, as they are at Stripe.
+ * its own second; otherwise same-second steps are common, as they are at Stripe. With
+ * `redactionWithChanges`, updates also change `type` and `options`, and half the histories
+ * erase metadata only when the redaction finishes: the snapshot that first shows a redaction may
+ * carry field changes we never saw.
  */
-export const historyArb = (options: { distinctSeconds?: boolean; id?: string } = {}): fc.Arbitrary<History> =>
+export const historyArb = (
+  options: { distinctSeconds?: boolean; id?: string; redactionWithChanges?: boolean } = {},
+): fc.Arbitrary<History> =>
   fc
     .record({
       created: fc.integer({ min: 1_600_000_000, max: 1_900_000_000 }),
       metadata: fc.constantFrom<Record<string, string>>({}, { order: "o1" }),
+      eraseOnRedact: options.redactionWithChanges ? fc.boolean() : fc.constant(true),
       steps: fc.array(
         fc.tuple(
-          moveArb,
+          options.redactionWithChanges ? richMoveArb : moveArb,
           options.distinctSeconds ? fc.integer({ min: 1, max: 90 }) : fc.constantFrom(0, 0, 1, 1, 2, 30),
         ),
         { maxLength: 20 },
       ),
     })
-    .map(({ created, metadata, steps }) => {
+    .map(({ created, metadata, eraseOnRedact, steps }) => {
       const id = options.id ?? "vs_hist"
       let snapshot = createdSession(id, created, metadata)
       let at = created
@@ -239,7 +282,7 @@ export const historyArb = (options: { distinctSeconds?: boolean; id?: string } =
         { at, snapshot, eventType: "identity.verification_session.created", eventId: "evt_0" },
       ]
       steps.forEach(([move, gap], i) => {
-        const next = applyMove(snapshot, move, i + 1)
+        const next = applyMove(snapshot, move, i + 1, { eraseOnRedact })
         if (next === undefined) return
         at += gap
         snapshot = next.snapshot
@@ -249,7 +292,9 @@ export const historyArb = (options: { distinctSeconds?: boolean; id?: string } =
     })
 
 /** A history and a delivery of its webhooks: any subset, with duplicates, in any order. */
-export const deliveredHistoryArb = (options: { distinctSeconds?: boolean } = {}) =>
+export const deliveredHistoryArb = (
+  options: { distinctSeconds?: boolean; redactionWithChanges?: boolean } = {},
+) =>
   historyArb(options).chain((history) =>
     fc
       .array(fc.nat(history.webhooks.length - 1), { maxLength: history.webhooks.length * 2 + 2 })

@@ -1,0 +1,257 @@
+/**
+ * How an observation is decided, as an ordered list of named rules (design.md §3). The package
+ * README's rule table lists the same names in the same order, and `decider.spec.test.ts` has one
+ * specification per rule.
+ *
+ * @since 0.1.0
+ */
+import { SessionMismatch } from "./errors.ts"
+import type { FieldChange, SessionEvent } from "./events.ts"
+import { isRedacted, jsonEqual, redactionRank, type SessionFacts, trackedFields as tracked } from "./facts.ts"
+import { isTerminal, pathBetween } from "./lifecycle.ts"
+import { type Observation, proceed, refuse, rule, stop, type Verdict } from "./observation.ts"
+import { isKnownSessionStatus } from "./session.ts"
+
+/** The transition event that moves a session into `to` (a step of a legal path). */
+const transitionInto = (to: string, o: Observation): SessionEvent => {
+  const { sessionId, at, remote } = o
+  switch (to) {
+    case "processing":
+      return { _tag: "SessionSubmitted", sessionId, at }
+    case "verified":
+      return { _tag: "SessionVerified", sessionId, at, lastVerificationReport: remote.lastVerificationReport }
+    case "requires_input":
+      return {
+        _tag: "VerificationFailed",
+        sessionId,
+        at,
+        code: remote.lastError?.code ?? null,
+        reason: remote.lastError?.reason ?? null,
+        lastVerificationReport: remote.lastVerificationReport,
+      }
+    default:
+      return { _tag: "SessionCanceled", sessionId, at }
+  }
+}
+
+const changedFields = (local: SessionFacts, remote: SessionFacts): Array<FieldChange> =>
+  tracked.flatMap((field) =>
+    jsonEqual(local[field], remote[field]) ? [] : [{ field, from: local[field], to: remote[field] }],
+  )
+
+/** `masked` for an event recording `fields`: the masked paths that belong to them, if any. */
+const maskedFor = (o: Observation, fields: ReadonlyArray<string>): { masked?: ReadonlyArray<string> } => {
+  const masked = o.masked.filter((path) => fields.includes(path.split(".")[0] ?? path))
+  return masked.length === 0 ? {} : { masked }
+}
+
+const updated = (o: Observation, changes: ReadonlyArray<FieldChange>): SessionEvent => ({
+  _tag: "SessionUpdated",
+  sessionId: o.sessionId,
+  at: o.at,
+  changes,
+  ...maskedFor(
+    o,
+    changes.map((c) => c.field),
+  ),
+})
+
+/** A refresh is asked for once; while one is pending, the observation changes nothing. */
+const needRefresh = (o: Observation, reason: "ambiguous_same_second" | "unknown_status"): Verdict =>
+  o.before.needsRefresh
+    ? stop()
+    : stop({
+        _tag: "RefreshNeeded",
+        sessionId: o.sessionId,
+        at: o.at,
+        reason,
+        observedStatus: o.remote.status,
+      })
+
+const statusMoved = (o: Observation): boolean => o.remote.status !== o.local.status
+
+/** The shortest legal path from the local status to the observed one; none for unknown statuses. */
+const legalPath = (o: Observation): ReadonlyArray<string> | undefined =>
+  isKnownSessionStatus(o.local.status) && isKnownSessionStatus(o.remote.status)
+    ? pathBetween(o.local.status, o.remote.status)
+    : undefined
+
+const resynced = (o: Observation): boolean => o.events.some((e) => e._tag === "SessionResynced")
+
+const isAmbiguousPair = (a: string, b: string): boolean =>
+  (a === "requires_input" && b === "processing") || (a === "processing" && b === "requires_input")
+
+/** An observation of another session belongs to another stream: `SessionMismatch`. */
+const otherSession = rule("otherSession", (o) =>
+  o.before.sessionId !== null && o.before.sessionId !== o.sessionId
+    ? refuse(
+        new SessionMismatch({
+          expected: o.before.sessionId,
+          actual: o.sessionId,
+          message: `an observation of ${o.sessionId} was sent to the stream of ${o.before.sessionId}`,
+        }),
+      )
+    : proceed(),
+)
+
+/** First knowledge starts the session at the observed status, however far along it is. */
+const firstKnowledge = rule("firstKnowledge", (o) => {
+  if (o.before.facts !== null) return proceed()
+  const { sessionId, at, remote } = o
+  const events: Array<SessionEvent> = [
+    {
+      _tag: "SessionStarted",
+      sessionId,
+      at,
+      source: o.source,
+      stripeEventType: o.stripeEventType,
+      midLife: !(
+        remote.status === "requires_input" &&
+        remote.lastError === null &&
+        remote.lastVerificationReport === null
+      ),
+      facts: remote,
+      ...(o.masked.length === 0 ? {} : { masked: o.masked }),
+    },
+  ]
+  if (o.outputs.length > 0 && !isRedacted(remote.redactionStatus))
+    events.push({ _tag: "VerifiedOutputsCaptured", sessionId, at, fields: o.outputs })
+  if (!o.authoritative && !isKnownSessionStatus(remote.status))
+    events.push({
+      _tag: "RefreshNeeded",
+      sessionId,
+      at,
+      reason: "unknown_status",
+      observedStatus: remote.status,
+    })
+  return stop(...events)
+})
+
+/** Older than the last change: a late or replayed delivery, or a slow read. Nothing, whatever the source. */
+const stale = rule("stale", (o) =>
+  o.at < (o.before.lastChangeAt ?? Number.NEGATIVE_INFINITY) ? stop() : proceed(),
+)
+
+/** A terminal session only hears about its past from webhooks. */
+const terminalWebhook = rule("terminalWebhook", (o) =>
+  !o.authoritative && statusMoved(o) && isKnownSessionStatus(o.local.status) && isTerminal(o.local.status)
+    ? stop()
+    : proceed(),
+)
+
+/** A webhook with a status we cannot place (unknown on either side) asks for a read. */
+const unknownStatusWebhook = rule("unknownStatusWebhook", (o) =>
+  !o.authoritative && statusMoved(o) && legalPath(o) === undefined
+    ? needRefresh(o, "unknown_status")
+    : proceed(),
+)
+
+/** requires_input ⇄ processing in the second of the last change: which came last is unknown. */
+const ambiguousSameSecond = rule("ambiguousSameSecond", (o) =>
+  !o.authoritative && o.at === o.before.lastChangeAt && isAmbiguousPair(o.local.status, o.remote.status)
+    ? needRefresh(o, "ambiguous_same_second")
+    : proceed(),
+)
+
+/** A status reachable by a legal path: one transition per step, missed steps filled in. */
+const statusPath = rule("statusPath", (o) => {
+  const path = statusMoved(o) ? legalPath(o) : undefined
+  return path === undefined ? proceed() : proceed(...path.map((step) => transitionInto(step, o)))
+})
+
+/** An authoritative read that no legal path explains wins, and both sides are kept. */
+const resync = rule("resync", (o) =>
+  o.authoritative && statusMoved(o) && legalPath(o) === undefined
+    ? proceed({
+        _tag: "SessionResynced",
+        sessionId: o.sessionId,
+        at: o.at,
+        source: o.source,
+        local: o.local,
+        remote: o.remote,
+        ...(o.masked.length === 0 ? {} : { masked: o.masked }),
+      })
+    : proceed(),
+)
+
+/**
+ * A snapshot that first shows a redaction also shows every change made before it: nothing can
+ * change a redacted session but the erasure of its metadata. Those changes are recorded first, so
+ * the redaction cannot hide them. An emptied metadata is left to `trackedFields`: it is the erasure.
+ */
+const changesBeforeRedaction = rule("changesBeforeRedaction", (o) => {
+  if (resynced(o) || isRedacted(o.current.redactionStatus) || !isRedacted(o.remote.redactionStatus))
+    return proceed()
+  const changes = changedFields(o.current, o.remote).filter(
+    (c) => !(c.field === "metadata" && Object.keys(o.remote.metadata).length === 0),
+  )
+  return changes.length === 0 ? proceed() : proceed(updated(o, changes))
+})
+
+/** Redaction only moves forward, even against an authoritative read: Stripe never un-redacts. */
+const redactionAxis = rule("redactionAxis", (o) => {
+  const { sessionId, at } = o
+  const current = o.current.redactionStatus
+  const observed = o.remote.redactionStatus
+  if (resynced(o) || observed === null || redactionRank(observed) <= redactionRank(current)) return proceed()
+  if (observed !== "redacted")
+    return proceed({ _tag: "RedactionStarted", sessionId, at, redactionStatus: observed })
+  return isRedacted(current)
+    ? proceed({ _tag: "SessionRedacted", sessionId, at })
+    : proceed(
+        { _tag: "RedactionStarted", sessionId, at, redactionStatus: "processing" },
+        { _tag: "SessionRedacted", sessionId, at },
+      )
+})
+
+/**
+ * Tracked fields that differ are an update with both sides. After a redaction the only metadata
+ * change recorded is its erasure; a same-second webhook with nothing else to say is ambiguous.
+ */
+const trackedFields = rule("trackedFields", (o) => {
+  if (resynced(o)) return proceed()
+  const redacted = isRedacted(o.current.redactionStatus)
+  const changes = changedFields(o.current, o.remote).filter(
+    (c) => !(redacted && c.field === "metadata" && Object.keys(o.remote.metadata).length > 0),
+  )
+  if (changes.length === 0) return proceed()
+  if (!o.authoritative && o.at === o.before.lastChangeAt && o.events.length === 0)
+    return needRefresh(o, "ambiguous_same_second")
+  return proceed(updated(o, changes))
+})
+
+/** Verified outputs, by name only, when the set differs from the last capture; never after a redaction. */
+const verifiedOutputs = rule("verifiedOutputs", (o) =>
+  o.outputs.length > 0 &&
+  !isRedacted(o.current.redactionStatus) &&
+  !jsonEqual(o.outputs, o.state.capturedOutputs)
+    ? proceed({ _tag: "VerifiedOutputsCaptured", sessionId: o.sessionId, at: o.at, fields: o.outputs })
+    : proceed(),
+)
+
+/** An authoritative read settles what a `RefreshNeeded` left open. */
+const refreshCompleted = rule("refreshCompleted", (o) =>
+  o.authoritative && o.before.needsRefresh
+    ? proceed({ _tag: "RefreshCompleted", sessionId: o.sessionId, at: o.at, source: o.source })
+    : proceed(),
+)
+
+/** The rules, in the order they are applied. */
+export const observationRules = [
+  otherSession,
+  firstKnowledge,
+  stale,
+  terminalWebhook,
+  unknownStatusWebhook,
+  ambiguousSameSecond,
+  statusPath,
+  resync,
+  changesBeforeRedaction,
+  redactionAxis,
+  trackedFields,
+  verifiedOutputs,
+  refreshCompleted,
+] as const
+
+/** The name of an observation rule. */
+export type ObservationRuleName = (typeof observationRules)[number]["name"]

@@ -1,0 +1,30 @@
+/**
+ * Secret-shaped strings: Stripe client secrets, API keys and webhook signing secrets. The domain
+ * masks merchant values of this shape before they become facts; the store refuses any event that
+ * still holds one.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * A client secret is `<prefix>_<id>_secret_<rest>` (`pi_123_secret_abc`,
+ * `vs_1Nu…_secret_live_…`, the simulator's `vs_…_secret_test_…`). The token must start a word,
+ * which also keeps the match linear on long strings of `a_a_a…`.
+ */
+const clientSecret = /(?<![A-Za-z0-9_])[a-z]+_[A-Za-z0-9_]*[A-Za-z0-9]_secret_[A-Za-z0-9]/
+
+/** Secret and restricted API keys (`sk_live_…`, `rk_test_…`) and webhook secrets (`whsec_…`). */
+const key = /(?<![A-Za-z0-9])(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]|whsec_[A-Za-z0-9+/])/
+
+/**
+ * True when `value` holds a secret-shaped token anywhere in it: a client secret
+ * (`<prefix>_<id>_secret_<rest>`), an API key (`sk_live_`, `sk_test_`, `rk_live_`, `rk_test_`) or
+ * a webhook secret (`whsec_`). Cheap on ordinary strings: the patterns run only when a marker
+ * substring is present.
+ */
+export const looksLikeSecret = (value: string): boolean =>
+  (value.includes("_secret_") && clientSecret.test(value)) ||
+  ((value.includes("k_live_") || value.includes("k_test_") || value.includes("whsec_")) && key.test(value))
+
+/** What a secret-shaped merchant value is replaced by in the facts idtrail keeps. */
+export const maskedValue = "[masked]"
