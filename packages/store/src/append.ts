@@ -17,6 +17,7 @@ import {
   ForbiddenField,
   InvalidArgument,
 } from "./errors.ts"
+import { withPromiseForm } from "./facade.ts"
 import { checkStreamId, type EncodedEvent, encodeForStorage, findRefused } from "./guards.ts"
 import { EventMetadata, isExactMetadata } from "./metadata.ts"
 import { readStream } from "./read.ts"
@@ -198,15 +199,15 @@ const prepare = (
 }
 
 /**
- * Sends a prepared append through the store's group commit. A plain Promise, so the Promise
- * facade pays nothing for Effect on its hottest path; database errors are already typed.
+ * Sends a prepared append through the store's group commit; `after` is the session's state after
+ * the batch, for the inline projection. A plain Promise, so the hottest path pays nothing for
+ * Effect; database errors are already typed.
  */
 const send = async (
   ctx: StoreContext,
   append: PreparedAppend,
-  before: SessionState,
+  after: SessionState,
 ): Promise<AppendResult> => {
-  const after = fold(append.events, before)
   const row = await ctx.appends.send({
     streamId: append.id,
     expectedVersion: append.expectedVersion,
@@ -231,62 +232,29 @@ const send = async (
   }
 }
 
-/** The state an append is decided on: the caller's, the initial one, or (one more round trip) the stored one. */
-type Before = { readonly _tag: "Known"; readonly state: SessionState } | { readonly _tag: "Load" }
+/** Errors of an append. */
+type AppendError = AppendInputError | CorruptEvent | DatabaseError
 
-const beforeOf = (append: PreparedAppend, options: AppendOptions): Result.Result<Before, InvalidArgument> => {
+/** The state an append is decided on: the caller's, the initial one, or (one more round trip) the stored one. */
+const stateBefore = async (ctx: StoreContext, append: PreparedAppend, options: AppendOptions) => {
   if (options.state !== undefined) {
     if (options.state.version !== append.expectedVersion) {
-      return Result.fail(
-        new InvalidArgument({
-          argument: "state",
-          message: `state is at version ${options.state.version}, but expectedVersion is ${append.expectedVersion}`,
-        }),
-      )
+      throw new InvalidArgument({
+        argument: "state",
+        message: `state is at version ${options.state.version}, but expectedVersion is ${append.expectedVersion}`,
+      })
     }
-    return Result.succeed({ _tag: "Known", state: options.state })
+    return options.state
   }
-  return Result.succeed(
-    append.expectedVersion === 0 ? { _tag: "Known", state: initialState } : { _tag: "Load" },
-  )
+  return append.expectedVersion === 0 ? initialState : runToPromise(loadState(ctx)(append.id))
 }
 
-const sendEffect = (ctx: StoreContext, append: PreparedAppend, before: SessionState) =>
-  Effect.tryPromise({
-    try: () => send(ctx, append, before),
-    catch: (error) => error as DatabaseError,
-  })
-
-/** Appends `events` to `streamId` if the stream is still at `expectedVersion`. */
-export const appendToStream =
-  (ctx: StoreContext) =>
-  (
-    streamId: string,
-    events: ReadonlyArray<SessionEvent>,
-    options: AppendOptions,
-  ): Effect.Effect<AppendResult, AppendInputError | CorruptEvent | DatabaseError> => {
-    const prepared = prepare(streamId, events, options)
-    if (Result.isFailure(prepared)) return Effect.fail(prepared.failure)
-    const append = prepared.success
-    const before = beforeOf(append, options)
-    if (Result.isFailure(before)) return Effect.fail(before.failure)
-    if (before.success._tag === "Known") return sendEffect(ctx, append, before.success.state)
-    return Effect.flatMap(loadState(ctx)(append.id), (state) =>
-      state.version === append.expectedVersion
-        ? sendEffect(ctx, append, state)
-        : Effect.succeed<AppendResult>({
-            _tag: "VersionConflict",
-            expected: append.expectedVersion,
-            actual: state.version,
-          }),
-    )
-  }
-
 /**
- * The same append as a Promise (for the Promise facade): rejects with the same typed errors.
- * Only the rare path that must read the state first goes through Effect.
+ * The append, written once as a Promise that rejects with the typed errors: the service's Effect
+ * runs it, and the Promise facade calls it directly (its Promise form), so the hottest path costs
+ * no fiber.
  */
-export const appendToStreamPromise =
+const appendNow =
   (ctx: StoreContext) =>
   async (
     streamId: string,
@@ -296,8 +264,48 @@ export const appendToStreamPromise =
     const prepared = prepare(streamId, events, options)
     if (Result.isFailure(prepared)) throw prepared.failure
     const append = prepared.success
-    const before = beforeOf(append, options)
-    if (Result.isFailure(before)) throw before.failure
-    if (before.success._tag === "Known") return send(ctx, append, before.success.state)
-    return runToPromise(appendToStream(ctx)(streamId, events, options))
+    const before = await stateBefore(ctx, append, options)
+    if (before.version !== append.expectedVersion) {
+      return { _tag: "VersionConflict", expected: append.expectedVersion, actual: before.version }
+    }
+    return send(ctx, append, fold(append.events, before))
+  }
+
+/** Appends `events` to `streamId` if the stream is still at `expectedVersion`. */
+export const appendToStream = (
+  ctx: StoreContext,
+): ((
+  streamId: string,
+  events: ReadonlyArray<SessionEvent>,
+  options: AppendOptions,
+) => Effect.Effect<AppendResult, AppendError>) => {
+  const now = appendNow(ctx)
+  return withPromiseForm(
+    (streamId, events, options) =>
+      Effect.tryPromise({
+        try: () => now(streamId, events, options),
+        catch: (error) => error as AppendError,
+      }),
+    now,
+  )
+}
+
+/**
+ * An append whose state after the batch is already known: `handle` passes the state the decider
+ * folded, so the same events are not folded again. `state` must be the state at `expectedVersion`.
+ */
+export const appendFolded =
+  (ctx: StoreContext) =>
+  (
+    streamId: string,
+    events: ReadonlyArray<SessionEvent>,
+    options: AppendOptions & { readonly after: SessionState },
+  ): Effect.Effect<AppendResult, AppendError> => {
+    const prepared = prepare(streamId, events, options)
+    if (Result.isFailure(prepared)) return Effect.fail(prepared.failure)
+    const append = prepared.success
+    return Effect.tryPromise({
+      try: () => send(ctx, append, options.after),
+      catch: (error) => error as AppendError,
+    })
   }

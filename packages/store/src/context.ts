@@ -35,3 +35,22 @@ export const makeContext = (
   ref: (name) => sql.raw(`"${schema}"."${name}"`),
   tables: { events: `"${schema}".events` },
 })
+
+// Each open service's context, for the store's own tests (see `contextOf`); never exported from the package.
+const contexts = new WeakMap<object, StoreContext>()
+
+/** Remembers the context a service was built on; returns the service. */
+export const registerContext = <S extends object>(service: S, ctx: StoreContext): S => {
+  contexts.set(service, ctx)
+  return service
+}
+
+/**
+ * The context of an open store (its service, or a Promise store's `service`): the kysely handle
+ * and the schema, for tests that look at the tables. Internal to the store.
+ */
+export const contextOf = (store: object): StoreContext => {
+  const ctx = contexts.get(store) ?? contexts.get((store as { service?: object }).service ?? store)
+  if (ctx === undefined) throw new Error("not a store opened by @idtrail/store")
+  return ctx
+}

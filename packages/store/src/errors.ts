@@ -96,3 +96,9 @@ export type AppendInputError =
   | ForbiddenField
   | PayloadTooLarge
   | InvalidArgument
+
+/** Another run holds this account's lease: one active reconciler run per account. */
+export class RunInProgress extends Schema.TaggedError<RunInProgress>()("RunInProgress", {
+  account: Schema.String,
+  message: Schema.String,
+}) {}

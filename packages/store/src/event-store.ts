@@ -11,10 +11,10 @@
  */
 import type { SessionCommand, SessionEvent, SessionState, StripeEvent } from "@idtrail/domain"
 import { Config, Context, Effect, Layer, Option, type Scope, type Stream } from "effect"
-import { type Kysely, sql } from "kysely"
+import { sql } from "kysely"
 import { type AppendOptions, type AppendResult, appendToStream, loadState } from "./append.ts"
 import { type Audit, audit } from "./audit.ts"
-import { makeContext, type StoreContext } from "./context.ts"
+import { makeContext, registerContext, type StoreContext } from "./context.ts"
 import { type ConnectionOptions, connect } from "./database.ts"
 import {
   type AppendInputError,
@@ -48,15 +48,9 @@ import {
   readAllPages,
   readStream,
 } from "./read.ts"
+import { type RunState, runState } from "./run-state.ts"
 import { type SessionQueries, sessions } from "./sessions.ts"
 import { query } from "./sql-errors.ts"
-import {
-  ingestWebhook,
-  type WebhookDelivery,
-  type WebhookError,
-  type WebhookOptions,
-  type WebhookResult,
-} from "./webhooks.ts"
 
 /** How to open a store. */
 export interface StoreOptions extends ConnectionOptions {
@@ -76,8 +70,6 @@ export interface EventStoreService {
   readonly kind: "postgres" | "pglite"
   /** The URL the store's pool connects to (for PGlite, its embedded server's). */
   readonly url: string
-  /** The kysely handle, for read models that keep their own tables. */
-  readonly db: Kysely<unknown>
   /** Brings the schema up to date (idempotent, safe from several processes). */
   readonly migrate: () => Effect.Effect<void, DatabaseError>
   /** Appends a batch in one round trip; see {@link AppendResult}. */
@@ -86,7 +78,7 @@ export interface EventStoreService {
     events: ReadonlyArray<SessionEvent>,
     options: AppendOptions,
   ) => Effect.Effect<AppendResult, AppendInputError | CorruptEvent | DatabaseError>
-  /** Decides a command on the stream's state and appends the outcome, retrying lost races. */
+  /** Decides a command on the stream's state and appends the outcome (unless `dryRun`), retrying lost races. */
   readonly handle: (
     streamId: string,
     command: SessionCommand,
@@ -99,11 +91,6 @@ export interface EventStoreService {
     context: CommandContext,
     options?: HandleOptions,
   ) => Effect.Effect<HandleResult, HandleError>
-  /** Verifies a webhook delivery's signature, decodes it and observes it; see {@link WebhookResult}. */
-  readonly ingestWebhook: (
-    delivery: WebhookDelivery,
-    options: WebhookOptions,
-  ) => Effect.Effect<WebhookResult, WebhookError>
   /** The session's current state (the inline projection's row, or the stream folded). */
   readonly state: (
     streamId: string,
@@ -149,6 +136,8 @@ export interface EventStoreService {
   readonly audit: Audit
   /** Paged queries on the sessions' projection, for jobs that walk every session (the reconciler). */
   readonly sessions: SessionQueries
+  /** A scheduled job's state between runs: lease, cursors, quarantined sessions (the reconciler). */
+  readonly runState: RunState
 }
 
 /** Refuses to start when the log holds transaction ids the server has not reached (a restore into a new cluster). */
@@ -178,16 +167,6 @@ export const checkTransactionIds = (
 export const makeEventStore = (
   options: StoreOptions = {},
 ): Effect.Effect<EventStoreService, InvalidArgument | TransactionIdsAhead | DatabaseError, Scope.Scope> =>
-  Effect.map(openEventStore(options), (opened) => opened.service)
-
-/** {@link makeEventStore}, also giving the context the Promise facade needs. Internal. */
-export const openEventStore = (
-  options: StoreOptions = {},
-): Effect.Effect<
-  { readonly service: EventStoreService; readonly context: StoreContext },
-  InvalidArgument | TransactionIdsAhead | DatabaseError,
-  Scope.Scope
-> =>
   Effect.gen(function* () {
     const schema = options.schema ?? defaultSchema
     if (!isValidSchemaName(schema)) {
@@ -212,12 +191,10 @@ export const openEventStore = (
       schema,
       kind: connection.kind,
       url: connection.url,
-      db: connection.db,
       migrate: runMigrations,
       appendToStream: appendToStream(ctx),
       handle: handle(ctx),
       observe: observe(ctx),
-      ingestWebhook: ingestWebhook(ctx),
       state: (streamId) => Effect.flatMap(Effect.fromResult(checkStreamId(streamId)), loadState(ctx)),
       readStream: readStream(ctx),
       readAll: readAll(ctx),
@@ -231,8 +208,9 @@ export const openEventStore = (
           : rebuildProjection(ctx)(projection, opts),
       audit: audit(ctx),
       sessions: sessions(ctx),
+      runState: runState(ctx),
     }
-    return { service, context: ctx }
+    return registerContext(service, ctx)
   })
 
 /** The store as a service. */

@@ -1,21 +1,23 @@
 /**
- * Command handling: read the session's state, let the domain decide, append with the expected
- * version, and on losing a race decide again on the new state (a bounded number of times). This
- * is what the webhook ingester and the reconciler call.
+ * Command handling: read the session's state, let the domain decide (and fold what it decided),
+ * append with the expected version, and on losing a race decide again on the new state (a bounded
+ * number of times, backing off on a `Schedule`). A dry run stops after deciding. This is what the
+ * webhook ingester and the reconciler call.
  *
  * @since 0.1.0
  */
 import {
   type DecideError,
-  decider,
+  decide,
+  fold,
   observeEvent,
   type SessionCommand,
   type SessionEvent,
   type SessionState,
   type StripeEvent,
 } from "@idtrail/domain"
-import { Effect, Result } from "effect"
-import { appendToStream, loadState } from "./append.ts"
+import { Data, Effect, Result, Schedule } from "effect"
+import { appendFolded, loadState } from "./append.ts"
 import type { StoreContext } from "./context.ts"
 import {
   type AppendInputError,
@@ -49,8 +51,18 @@ export interface AlreadyRecorded {
   readonly stripeEventId: string
 }
 
-/** What handling a command did. */
-export type HandleResult = EventsAppended | NothingToDo | AlreadyRecorded
+/** A dry run's decision: the events the command would append on the stream at `version`, and the state after them. Nothing was written. */
+export interface WouldAppend {
+  readonly _tag: "WouldAppend"
+  readonly events: ReadonlyArray<SessionEvent>
+  /** The stream's version the events were decided on (before them). */
+  readonly version: number
+  /** The session's state after the events. */
+  readonly state: SessionState
+}
+
+/** What handling a command did (or, for a dry run, would do). */
+export type HandleResult = EventsAppended | NothingToDo | AlreadyRecorded | WouldAppend
 
 /** Everything `handle` can fail with: the domain's refusals, bad input, the database. */
 export type HandleError =
@@ -64,6 +76,8 @@ export type HandleError =
 export interface HandleOptions {
   /** How many times to decide again after losing a race for the next version (default 5). */
   readonly maxRetries?: number
+  /** Decide only: return `WouldAppend` (or `NothingToDo`) and write nothing. */
+  readonly dryRun?: boolean
 }
 
 /** The event metadata a command implies, completed by what the caller says. */
@@ -81,66 +95,101 @@ export const metadataFor = (command: SessionCommand, context: CommandContext): E
   }
 }
 
-/** Decides `command` on the stream's current state and appends the result. */
-export const handle =
-  (ctx: StoreContext) =>
-  (
+// TODO(S1): the domain's `decideAndFold` once it lands: `decide`, and the state after its events.
+const decideAndFold = (
+  command: SessionCommand,
+  state: SessionState,
+): Result.Result<
+  { readonly events: ReadonlyArray<SessionEvent>; readonly state: SessionState },
+  DecideError
+> => Result.map(decide(command, state), (events) => ({ events, state: fold(events, state) }))
+
+/** Lost the race for the next version: decide again on the new state. Never leaves this module. */
+class LostRace extends Data.TaggedError("LostRace")<{ readonly attempt: number }> {}
+
+// Racing writers back off a little, with jitter, so they stop colliding in lockstep.
+const raceBackoff = Schedule.jittered(Schedule.exponential("2 millis", 2))
+
+const checkMaxRetries = (maxRetries: unknown): Effect.Effect<number, InvalidArgument> =>
+  Number.isSafeInteger(maxRetries) && (maxRetries as number) >= 0
+    ? Effect.succeed(maxRetries as number)
+    : Effect.fail(
+        new InvalidArgument({
+          argument: "maxRetries",
+          message: `maxRetries must be a non-negative integer, got ${String(maxRetries)}`,
+        }),
+      )
+
+/**
+ * Decides `command` on the stream's current state and, unless `dryRun`, appends the outcome with
+ * the version it was decided on; a lost race is decided again on the new state, at most
+ * `maxRetries` times.
+ */
+export const handle = (ctx: StoreContext) =>
+  Effect.fn("store.handle")(function* (
     streamId: string,
     command: SessionCommand,
     context: CommandContext,
     options: HandleOptions = {},
-  ): Effect.Effect<HandleResult, HandleError> =>
-    Effect.gen(function* () {
-      const id = yield* Effect.fromResult(checkStreamId(streamId))
-      const maxRetries = options.maxRetries ?? 5
-      if (!Number.isSafeInteger(maxRetries) || maxRetries < 0) {
-        return yield* new InvalidArgument({
-          argument: "maxRetries",
-          message: `maxRetries must be a non-negative integer, got ${maxRetries}`,
-        })
+  ): Effect.fn.Return<HandleResult, HandleError> {
+    const id = yield* Effect.fromResult(checkStreamId(streamId))
+    const maxRetries = yield* checkMaxRetries(options.maxRetries ?? 5)
+    const metadata = metadataFor(command, context)
+    const once = Effect.gen(function* () {
+      const state = yield* loadState(ctx)(id)
+      const decided = yield* Effect.fromResult(decideAndFold(command, state))
+      if (decided.events.length === 0) return { _tag: "NothingToDo", version: state.version, state } as const
+      if (options.dryRun === true) {
+        return {
+          _tag: "WouldAppend",
+          events: decided.events,
+          version: state.version,
+          state: decided.state,
+        } as const
       }
-      const metadata = metadataFor(command, context)
-      for (let attempt = 0; attempt <= maxRetries; attempt++) {
-        const state = yield* loadState(ctx)(id)
-        const decision = decider.decide(command, state)
-        if (Result.isFailure(decision)) return yield* Effect.fail(decision.failure)
-        const events = decision.success
-        if (events.length === 0) return { _tag: "NothingToDo", version: state.version, state } as const
-        const result = yield* appendToStream(ctx)(id, events, {
-          expectedVersion: state.version,
-          stripeEventId: metadata.stripeEventId,
-          metadata,
-          state,
-        })
-        switch (result._tag) {
-          case "Appended":
-            return {
-              _tag: "EventsAppended",
-              events,
-              nextVersion: result.nextVersion,
-              positions: result.positions,
-              state: result.state,
-            } as const
-          case "Duplicate":
-            return { _tag: "AlreadyRecorded", stripeEventId: result.stripeEventId } as const
-          case "VersionConflict":
-            // Back off a little, with jitter, so racing writers stop colliding in lockstep.
-            yield* Effect.sleep(Math.floor(Math.random() * (2 + 4 * attempt)))
-        }
-      }
-      return yield* new ConflictRetriesExhausted({
-        streamId: id,
-        attempts: maxRetries + 1,
-        message: `${id}: lost the race for the next version ${maxRetries + 1} times; try again later`,
+      const result = yield* appendFolded(ctx)(id, decided.events, {
+        expectedVersion: state.version,
+        stripeEventId: metadata.stripeEventId,
+        metadata,
+        state,
+        after: decided.state,
       })
+      switch (result._tag) {
+        case "Appended":
+          return {
+            _tag: "EventsAppended",
+            events: decided.events,
+            nextVersion: result.nextVersion,
+            positions: result.positions,
+            state: result.state,
+          } as const
+        case "Duplicate":
+          return { _tag: "AlreadyRecorded", stripeEventId: result.stripeEventId } as const
+        case "VersionConflict":
+          return yield* new LostRace({ attempt: 0 })
+      }
     })
+    return yield* once.pipe(
+      Effect.retry({ schedule: raceBackoff, times: maxRetries, while: (e) => e._tag === "LostRace" }),
+      Effect.catchTag("LostRace", () =>
+        Effect.fail(
+          new ConflictRetriesExhausted({
+            streamId: id,
+            attempts: maxRetries + 1,
+            message: `${id}: lost the race for the next version ${maxRetries + 1} times; try again later`,
+          }),
+        ),
+      ),
+    )
+  })
 
 /** Handles a decoded Stripe webhook event: the `Observe` it stands for, on its session's stream. */
-export const observe =
-  (ctx: StoreContext) =>
-  (
+export const observe = (ctx: StoreContext) => {
+  const handleIn = handle(ctx)
+  return (
     event: StripeEvent,
     context: CommandContext,
     options?: HandleOptions,
   ): Effect.Effect<HandleResult, HandleError> =>
-    handle(ctx)(event.data.object.id, observeEvent(event), context, options)
+    handleIn(event.data.object.id, observeEvent(event), context, options)
+}

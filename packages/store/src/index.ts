@@ -19,8 +19,16 @@ export type {
 export type { ConnectionOptions } from "./database.ts"
 export * from "./errors.ts"
 export { EventStore, type EventStoreService, makeEventStore, type StoreOptions } from "./event-store.ts"
+export type { Promised } from "./facade.ts"
 export type { GroupCommitOptions } from "./group-commit.ts"
-export { checkStreamId, findForbidden, forbiddenKeys, maxEventBytes, maxStreamIdLength } from "./guards.ts"
+export {
+  checkStreamId,
+  findForbidden,
+  forbiddenKeys,
+  isForbiddenKey,
+  maxEventBytes,
+  maxStreamIdLength,
+} from "./guards.ts"
 export type {
   AlreadyRecorded,
   EventsAppended,
@@ -28,18 +36,12 @@ export type {
   HandleOptions,
   HandleResult,
   NothingToDo,
+  WouldAppend,
 } from "./handle.ts"
 export { Actor, type CommandContext, EventMetadata, EventSource } from "./metadata.ts"
 export { defaultSchema, isValidSchemaName } from "./migrations.ts"
 export type { Projection, ProjectionOptions, ProjectionProgress } from "./projections.ts"
 export { openStore, type PromiseStore } from "./promise.ts"
 export type { Checkpoint, ReadAllOptions, ReadAllPage, RecordedEvent } from "./read.ts"
+export type { CursorKind, QuarantinedSession, QuarantineEntry, RunState } from "./run-state.ts"
 export { type CreatedSession, maxPage, type SessionQueries } from "./sessions.ts"
-export {
-  type IgnoredEvent,
-  type WebhookDelivery,
-  type WebhookError,
-  type WebhookOptions,
-  type WebhookResult,
-  webhookResponseStatus,
-} from "./webhooks.ts"

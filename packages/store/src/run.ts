@@ -1,14 +1,10 @@
 /**
  * Running an Effect as a Promise that rejects with the typed error itself (not a wrapper), for
- * the Promise facade.
+ * store code that is a Promise at its core (the append's hot path).
  *
  * @since 0.1.0
  */
-import { Cause, Effect, Exit } from "effect"
+import { Effect } from "effect"
 
 /** Runs `effect`; resolves with its value or rejects with its failure (a tagged error). */
-export const runToPromise = async <A, E>(effect: Effect.Effect<A, E>): Promise<A> => {
-  const exit = await Effect.runPromiseExit(effect)
-  if (Exit.isSuccess(exit)) return exit.value
-  throw Cause.squash(exit.cause)
-}
+export const runToPromise = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)

@@ -1,7 +1,7 @@
 import { initialState, type SessionEvent } from "@idtrail/domain"
 import { sql } from "kysely"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { backends, metadata, openTestStore, snapshot } from "./fixtures.ts"
+import { backends, dbOf, metadata, openTestStore, snapshot } from "./fixtures.ts"
 
 const started = (sessionId: string, at = 100): SessionEvent => ({
   _tag: "SessionStarted",
@@ -41,7 +41,7 @@ describe.each(backends)("appendToStream on $name", ({ databaseUrl }) => {
     Number(
       (
         await sql<{ n: string }>`select count(*) as n from ${sql.raw(`"${store.schema}".${table}`)}`.execute(
-          store.service.db,
+          dbOf(store),
         )
       ).rows[0]!.n,
     )
@@ -72,7 +72,7 @@ describe.each(backends)("appendToStream on $name", ({ databaseUrl }) => {
       metadata: unknown
     }>`select status, version, metadata
       from ${sql.raw(`"${store.schema}".verification_sessions`)} where session_id = 'vs_a1'`.execute(
-      store.service.db,
+      dbOf(store),
     )
     expect(row.rows[0]).toEqual({ status: "processing", version: "2", metadata: { order: "42" } })
   })
@@ -85,7 +85,7 @@ describe.each(backends)("appendToStream on $name", ({ databaseUrl }) => {
     )
     expect(result._tag).toBe("Appended")
     const raw = await sql<{ data: unknown }>`select data from ${sql.raw(`"${store.schema}".events`)}
-      where stream_id = 'vs_a3'`.execute(store.service.db)
+      where stream_id = 'vs_a3'`.execute(dbOf(store))
     expect(raw.rows[0]!.data).toEqual({ _tag: "SessionSubmitted", sessionId: "vs_a3", at: 110 })
   })
 
@@ -139,7 +139,7 @@ describe.each(backends)("appendToStream on $name", ({ databaseUrl }) => {
       `delete from ${events}`,
       `truncate ${events}`,
     ]) {
-      await expect(sql.raw(statement).execute(store.service.db)).rejects.toThrow(/append-only/)
+      await expect(sql.raw(statement).execute(dbOf(store))).rejects.toThrow(/append-only/)
     }
     expect(await count("events")).toBeGreaterThan(0)
   })
@@ -152,7 +152,7 @@ describe.each(backends)("appendToStream on $name", ({ databaseUrl }) => {
       { actor: metadata().actor },
     )
     const raw = await sql<{ text: string }>`select string_agg(data::text || metadata::text, '') as text
-      from ${sql.raw(`"${store.schema}".events`)} where stream_id = 'vs_a2'`.execute(store.service.db)
+      from ${sql.raw(`"${store.schema}".events`)} where stream_id = 'vs_a2'`.execute(dbOf(store))
     expect(raw.rows[0]!.text).not.toContain("secret")
     expect(raw.rows[0]!.text).not.toContain("verify.stripe.com")
   })

@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import { sql } from "kysely"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { EventStore, openStore } from "../src/index.ts"
-import { actor, backends, metadata, observation, openTestStore, snapshot } from "./fixtures.ts"
+import { actor, backends, dbOf, metadata, observation, openTestStore, snapshot } from "./fixtures.ts"
 
 const updated = (sessionId: string, to: unknown): unknown => ({
   _tag: "SessionUpdated",
@@ -21,7 +21,7 @@ describe.each(backends)("bad input on $name: a typed error, and nothing written"
         await sql`select (select count(*) from ${sql.raw(`"${store.schema}".events`)}) as events,
                          (select coalesce(sum(version), 0) from ${sql.raw(`"${store.schema}".verification_sessions`)}) as versions,
                          (select count(*) from ${sql.raw(`"${store.schema}".verification_sessions`)}) as sessions`.execute(
-          store.service.db,
+          dbOf(store),
         )
       ).rows,
     )

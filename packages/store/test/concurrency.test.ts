@@ -8,7 +8,7 @@ import { sql } from "kysely"
 import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { Checkpoint, RecordedEvent } from "../src/index.ts"
-import { freshSchema, metadata, openTestStore } from "./fixtures.ts"
+import { dbOf, freshSchema, metadata, openTestStore } from "./fixtures.ts"
 
 const databaseUrl = process.env.DATABASE_URL
 if (!databaseUrl) {
@@ -199,7 +199,7 @@ describe.skipIf(!databaseUrl)(
           .raw<{ n: string }>(
             `select count(*) as n from "${store.schema}".events where stripe_event_id like 'evt_race_%' group by stripe_event_id`,
           )
-          .execute(store.service.db)
+          .execute(dbOf(store))
         expect(counts.rows).toHaveLength(20)
         expect(counts.rows.every((r) => r.n === "1")).toBe(true)
       } finally {

@@ -4,8 +4,10 @@
  */
 
 import type { Observe, SessionCommand, VerificationSession } from "@idtrail/domain"
-import { sql } from "kysely"
-import { type EventMetadata, openStore, type PromiseStore, type StoreOptions } from "../src/index.ts"
+import type { Kysely } from "kysely"
+import { contextOf } from "../src/context.ts"
+import type { EventMetadata, PromiseStore, StoreOptions } from "../src/index.ts"
+import { openTemporaryStore } from "../src/testing.ts"
 
 /** A session as Stripe's API renders it; `overrides` replace fields. */
 export const snapshot = (
@@ -63,8 +65,10 @@ export const metadata = (overrides: Partial<EventMetadata> = {}): EventMetadata 
   ...overrides,
 })
 
-/** A fresh schema name, so test files running in parallel never collide. */
-export const freshSchema = (): string => `idtrail_t_${Math.random().toString(36).slice(2, 10)}`
+export { freshSchema } from "../src/testing.ts"
+
+/** The store's kysely handle, for tests that look at its tables (internal: not part of the package's API). */
+export const dbOf = (store: PromiseStore): Kysely<unknown> => contextOf(store).db
 
 /** The backends every functional test runs on: PGlite always, Postgres when DATABASE_URL is set. */
 export const backends: ReadonlyArray<{ readonly name: string; readonly databaseUrl: string | undefined }> = [
@@ -73,15 +77,5 @@ export const backends: ReadonlyArray<{ readonly name: string; readonly databaseU
 ]
 
 /** Opens a store in a fresh schema; `dispose` drops the schema and closes it. */
-export const openTestStore = async (
-  databaseUrl: string | undefined,
-  options: StoreOptions = {},
-): Promise<PromiseStore & { dispose: () => Promise<void> }> => {
-  const store = await openStore({ databaseUrl, schema: freshSchema(), ...options })
-  return Object.assign(store, {
-    dispose: async () => {
-      await sql.raw(`drop schema if exists "${store.schema}" cascade`).execute(store.service.db)
-      await store.close()
-    },
-  })
-}
+export const openTestStore = (databaseUrl: string | undefined, options: StoreOptions = {}) =>
+  openTemporaryStore({ databaseUrl, ...options })

@@ -2,7 +2,7 @@ import { fold, type SessionEvent } from "@idtrail/domain"
 import { sql } from "kysely"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { AppendResult } from "../src/index.ts"
-import { backends, metadata, openTestStore } from "./fixtures.ts"
+import { backends, dbOf, metadata, openTestStore } from "./fixtures.ts"
 
 const submitted = (sessionId: string, at: number): SessionEvent => ({
   _tag: "SessionSubmitted",
@@ -25,7 +25,7 @@ describe.each(backends)("group commit on $name: appends made at once share commi
     Number(
       (
         await sql<{ n: string }>`select count(distinct transaction_id) as n from ${table("events")}
-          where stream_id = any(${streams})`.execute(store.service.db)
+          where stream_id = any(${streams})`.execute(dbOf(store))
       ).rows[0]!.n,
     )
   const append = (
@@ -58,7 +58,7 @@ describe.each(backends)("group commit on $name: appends made at once share commi
       stream_id: string
       position: string
     }>`select stream_id, position from ${table("events")}
-      where stream_id = any(${fresh}) order by position`.execute(store.service.db)
+      where stream_id = any(${fresh}) order by position`.execute(dbOf(store))
     expect(stored.rows.map((r) => Number(r.position)).sort((a, b) => a - b)).toEqual(
       [...positions].sort((a, b) => a - b),
     )
@@ -101,7 +101,7 @@ describe.each(backends)("group commit on $name: appends made at once share commi
         end $$;
         create trigger refuse_poison before insert on "${store.schema}".events
           for each row execute function "${store.schema}".refuse_poison();`)
-      .execute(store.service.db)
+      .execute(dbOf(store))
     try {
       const streams = ["vs_gc_a", "vs_gc_poison", "vs_gc_b", "vs_gc_c"]
       const settled = await Promise.allSettled(streams.map((s) => append(s, [submitted(s, 1)], 0)))
@@ -114,7 +114,7 @@ describe.each(backends)("group commit on $name: appends made at once share commi
       expect(await store.readStream("vs_gc_poison")).toEqual([])
       expect((await store.state("vs_gc_poison")).version).toBe(0)
     } finally {
-      await sql.raw(`drop trigger refuse_poison on "${store.schema}".events`).execute(store.service.db)
+      await sql.raw(`drop trigger refuse_poison on "${store.schema}".events`).execute(dbOf(store))
     }
   })
 })

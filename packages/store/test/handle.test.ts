@@ -1,8 +1,8 @@
-import { decodeStripeEvent } from "@idtrail/domain"
+import { decodeStripeEvent, fold } from "@idtrail/domain"
 import { sql } from "kysely"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { CommandContext } from "../src/index.ts"
-import { actor, backends, observation, openTestStore, snapshot } from "./fixtures.ts"
+import { actor, backends, dbOf, observation, openTestStore, snapshot } from "./fixtures.ts"
 
 const webhook = (id: string, eventId: string, status: string, created: number, overrides = {}) => ({
   id: eventId,
@@ -134,8 +134,59 @@ describe.each(backends)("handle on $name", ({ databaseUrl }) => {
     expect(lost).toBeGreaterThan(0)
   })
 
+  it("a dry run returns WouldAppend (the events, the version they were decided on, the state after them) and writes nothing", async () => {
+    await store.handle("vs_h5", observation(snapshot("vs_h5", "requires_input"), 100, "api"), { actor })
+    const before = await store.readStream("vs_h5")
+    const command = observation(snapshot("vs_h5", "processing"), 110, "api")
+    const dry = await store.handle("vs_h5", command, { actor }, { dryRun: true })
+    expect(dry).toMatchObject({ _tag: "WouldAppend", version: 1, events: [{ _tag: "SessionSubmitted" }] })
+    if (dry._tag !== "WouldAppend") return
+    expect(dry.state).toEqual(fold(dry.events, await store.state("vs_h5")))
+    expect(dry.state.facts?.status).toBe("processing")
+    expect(await store.readStream("vs_h5")).toEqual(before)
+    expect((await store.state("vs_h5")).version).toBe(1)
+    // The real run appends exactly what the dry run announced, and reaches the same state.
+    const real = await store.handle("vs_h5", command, { actor })
+    expect(real).toMatchObject({
+      _tag: "EventsAppended",
+      events: dry.events,
+      nextVersion: 2,
+      state: dry.state,
+    })
+  })
+
+  it("a dry run of a command that changes nothing is NothingToDo; a refused one fails as handle does", async () => {
+    const dry = await store.handle(
+      "vs_h5",
+      observation(snapshot("vs_h5", "processing"), 110, "api"),
+      { actor },
+      { dryRun: true },
+    )
+    expect(dry).toMatchObject({ _tag: "NothingToDo", version: 2 })
+    await expect(
+      store.handle(
+        "vs_unknown_dry",
+        { _tag: "RequestCancel", sessionId: "vs_unknown_dry", requestedAt: 1 },
+        { actor },
+        { dryRun: true },
+      ),
+    ).rejects.toMatchObject({ _tag: "SessionNotFound" })
+    expect(await store.readStream("vs_unknown_dry")).toEqual([])
+  })
+
+  it("the state handle returns and stores is its events folded onto the state before them", async () => {
+    const result = await store.handle(
+      "vs_h6",
+      observation(snapshot("vs_h6", "verified", { metadata: { a: "1" } }), 100, "api"),
+      { actor },
+    )
+    if (result._tag !== "EventsAppended") throw new Error(`expected EventsAppended, got ${result._tag}`)
+    expect(result.state).toEqual(fold(result.events))
+    expect(await store.state("vs_h6")).toEqual(result.state)
+  })
+
   it("handle folds the stream when the projection row is missing (during a rebuild)", async () => {
-    await sql.raw(`truncate "${store.schema}".verification_sessions`).execute(store.service.db)
+    await sql.raw(`truncate "${store.schema}".verification_sessions`).execute(dbOf(store))
     const result = await store.handle(
       "vs_h1",
       observation(snapshot("vs_h1", "verified", { metadata: { k: "v" } }), 200, "api"),

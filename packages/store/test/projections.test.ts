@@ -2,7 +2,7 @@ import { Effect, Stream } from "effect"
 import { sql } from "kysely"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { Projection } from "../src/index.ts"
-import { actor, backends, observation, openTestStore, snapshot } from "./fixtures.ts"
+import { actor, backends, dbOf, observation, openTestStore, snapshot } from "./fixtures.ts"
 
 type Store = Awaited<ReturnType<typeof openTestStore>>
 
@@ -25,7 +25,7 @@ const eventsByType = (store: Store, name = "events_by_type", failOn?: string): P
 }
 
 const rowsOf = async (store: Store, query: string) =>
-  (await sql.raw<Record<string, unknown>>(query).execute(store.service.db)).rows
+  (await sql.raw<Record<string, unknown>>(query).execute(dbOf(store))).rows
 
 /** Sessions moving through their lifecycle, by the decider. */
 const lifecycle = async (store: Store, id: string, statuses: ReadonlyArray<string>) => {
@@ -42,7 +42,7 @@ describe.each(backends)("projections on $name", ({ databaseUrl }) => {
     for (const name of ["events_by_type", "failing"]) {
       await sql
         .raw(`create table "${store.schema}".${name} (type text primary key, count bigint not null)`)
-        .execute(store.service.db)
+        .execute(dbOf(store))
     }
     await lifecycle(store, "vs_p1", ["requires_input", "processing", "verified"])
     await lifecycle(store, "vs_p2", ["requires_input", "processing", "requires_input", "canceled"])

@@ -2,7 +2,7 @@ import { initialState, type SessionEvent } from "@idtrail/domain"
 import { sql } from "kysely"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Checkpoint, openStore, type RecordedEvent } from "../src/index.ts"
-import { backends, metadata, openTestStore } from "./fixtures.ts"
+import { backends, dbOf, metadata, openTestStore } from "./fixtures.ts"
 
 const change = (sessionId: string, n: number): SessionEvent => ({
   _tag: "SessionUpdated",
@@ -90,7 +90,7 @@ describe.each(backends)("reading on $name", ({ databaseUrl }) => {
   it("refuses to start when the log holds transaction ids ahead of the server (a restore into a new cluster)", async () => {
     await sql`insert into ${sql.raw(`"${store.schema}".events`)} (stream_id, stream_version, type, data, metadata, transaction_id)
       values ('vs_restored', 1, 'SessionSubmitted', '{"_tag":"SessionSubmitted","sessionId":"vs_restored","at":1}', '{}', '9000000000000000')`.execute(
-      store.service.db,
+      dbOf(store),
     )
     // Open a second store on the same database (for PGlite, through its embedded server).
     await expect(

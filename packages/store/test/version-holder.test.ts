@@ -9,7 +9,7 @@ import { sql } from "kysely"
 import { Migrator } from "kysely/migration"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { migrate, migrationsFor } from "../src/migrations.ts"
-import { actor, backends, metadata, observation, openTestStore, snapshot } from "./fixtures.ts"
+import { actor, backends, dbOf, metadata, observation, openTestStore, snapshot } from "./fixtures.ts"
 
 type Store = Awaited<ReturnType<typeof openTestStore>>
 
@@ -21,7 +21,7 @@ const change = (sessionId: string, k: number): SessionEvent => ({
 })
 
 const rowsOf = async (store: Store, query: string) =>
-  (await sql.raw<Record<string, unknown>>(query).execute(store.service.db)).rows
+  (await sql.raw<Record<string, unknown>>(query).execute(dbOf(store))).rows
 
 describe.each(backends)("the session row as version holder on $name", ({ databaseUrl }) => {
   let store: Store
@@ -41,7 +41,7 @@ describe.each(backends)("the session row as version holder on $name", ({ databas
   const deleteRow = (id: string) =>
     sql
       .raw(`delete from "${store.schema}".verification_sessions where session_id = '${id}'`)
-      .execute(store.service.db)
+      .execute(dbOf(store))
 
   it("the streams table is gone: the session row carries the version", async () => {
     await lifecycle("vs_v1")
@@ -94,7 +94,7 @@ describe.each(backends)("the session row as version holder on $name", ({ databas
       .raw(
         `select * from "${store.schema}".append_to_stream('vs_v3', 3, null, '${JSON.stringify([change("vs_v3", 0)])}'::jsonb, '${JSON.stringify(metadata())}'::jsonb, null)`,
       )
-      .execute(store.service.db)
+      .execute(dbOf(store))
     expect(
       await rowsOf(
         store,
@@ -121,7 +121,7 @@ describe.each(backends)("the session row as version holder on $name", ({ databas
         `update "${store.schema}".verification_sessions set status = 'garbage', state = '{}'
           where session_id = 'vs_v4'`,
       )
-      .execute(store.service.db)
+      .execute(dbOf(store))
     await deleteRow("vs_v2")
     await store.rebuild("verification_sessions")
     const rows = await rowsOf(
@@ -155,7 +155,7 @@ describe.each(backends)("the session row as version holder on $name", ({ databas
 
   it("migrating a schema that kept versions in streams moves them to the session rows, and drops streams", async () => {
     const old = `${store.schema}_old`
-    const db = store.service.db
+    const db = dbOf(store)
     await sql.raw(`create schema "${old}"`).execute(db)
     try {
       await db.connection().execute(async (conn) => {
