@@ -10,171 +10,98 @@
  * `RECONCILE_MAX_RPS` (default 20). `--simulate N` starts the Stripe simulator in this process
  * with N sessions and reconciles against it: a sandbox needing no key and no database.
  *
- * Progress goes to stderr; the report to stdout (text, or JSON with `--json`). Exit codes: 0 the
- * run is complete, 1 it is incomplete (see its errors), 2 the configuration cannot work, 3 another
- * run of the account is active, 4 the database cannot be reached.
+ * Progress goes to stderr; the report to stdout (text, or JSON with `--json`). SIGTERM and SIGINT
+ * interrupt the run: its lease is released and the partial report printed. The exit codes are in
+ * `exit-codes.ts` and the README.
  *
  * @since 0.1.0
  */
-import { parseArgs } from "node:util"
-import { openStore } from "@idtrail/store"
-import { InvalidConfig } from "./errors.ts"
-import { reconcile } from "./reconcile.ts"
-import { renderReport } from "./report.ts"
-import { stripeApi } from "./stripe-api.ts"
+import { EventStore, makeEventStore } from "@idtrail/store"
+import { Cause, Effect, Exit, Option } from "effect"
+import { type Config, readConfig } from "./config.ts"
+import { exitCodeOf } from "./exit-codes.ts"
+import { reconcileEffect } from "./reconcile.ts"
+import { type Report, renderReport } from "./report.ts"
+import { makeStripeApi, StripeApi } from "./stripe-api.ts"
 
-const usage =
-  "usage: idtrail-reconcile [--mode incremental|sweep] [--dry-run] [--json] [--account NAME] [--data-dir DIR] [--simulate N]"
+const log = (line: string) => process.stderr.write(`${line}\n`)
 
-interface Config {
-  readonly mode: "incremental" | "sweep"
-  readonly dryRun: boolean
-  readonly json: boolean
-  readonly account: string
-  readonly dataDir: string | undefined
-  readonly simulate: number | undefined
-  readonly apiKey: string | undefined
-  readonly apiBase: string | undefined
-  readonly databaseUrl: string | undefined
-  readonly maxRequestsPerSecond: number
-}
+const print = (config: Config, report: Report) =>
+  process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : renderReport(report)}\n`)
 
-/** Reads the command line and the environment; a setting that cannot work is an `InvalidConfig`. */
-export const readConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Config => {
-  let parsed: ReturnType<typeof parse>
-  // `pnpm reconcile -- --mode sweep` hands the `--` on: it separates pnpm's options from ours.
-  const args = argv[0] === "--" ? argv.slice(1) : [...argv]
-  const parse = () =>
-    parseArgs({
-      args,
-      options: {
-        mode: { type: "string", default: "incremental" },
-        "dry-run": { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-        account: { type: "string", default: "default" },
-        "data-dir": { type: "string" },
-        simulate: { type: "string" },
-      },
-      allowPositionals: false,
-    })
-  try {
-    parsed = parse()
-  } catch (error) {
-    throw new InvalidConfig({ setting: "arguments", message: `${(error as Error).message}\n${usage}` })
-  }
-  const { values } = parsed
-  if (values.mode !== "incremental" && values.mode !== "sweep") {
-    throw new InvalidConfig({
-      setting: "--mode",
-      message: `--mode must be incremental or sweep, got ${values.mode}`,
-    })
-  }
-  const count = (name: string, raw: string | undefined, min: number): number | undefined => {
-    if (raw === undefined) return undefined
-    const n = Number(raw)
-    if (!Number.isSafeInteger(n) || n < min) {
-      throw new InvalidConfig({
-        setting: name,
-        message: `${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`,
-      })
+/** The simulator playing Stripe in this process, for the sandbox; never loaded in production. */
+const sandbox = (sessions: number) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const { startSimulator } = await import("@idtrail/simulator")
+      return startSimulator({ sessions, seed: 1, rateLimit: false })
+    }),
+    (sim) => Effect.promise(() => sim.close()),
+  )
+
+/** One run as the command runs it: configuration, sandbox, store, Stripe, the run, its report. */
+export const program = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv) =>
+  Effect.gen(function* () {
+    const config = yield* readConfig(argv, env)
+    let apiKey = config.apiKey
+    let apiBase = config.apiBase
+    if (config.simulate !== undefined) {
+      const sim = yield* sandbox(config.simulate)
+      apiKey = "sk_test_simulated"
+      apiBase = sim.url
+      log(`simulator: ${config.simulate.toLocaleString("en")} sessions at ${sim.url}`)
     }
-    return n
-  }
-  const simulate = count("--simulate", values.simulate, 0)
-  const apiKey = env.STRIPE_API_KEY === "" ? undefined : env.STRIPE_API_KEY
-  if (simulate === undefined && apiKey === undefined) {
-    throw new InvalidConfig({
-      setting: "STRIPE_API_KEY",
-      message:
-        "STRIPE_API_KEY is not set: give a (restricted, read-only) key for the account to reconcile, " +
-        "or try the job against the simulator with --simulate 1000",
-    })
-  }
-  const rps = env.RECONCILE_MAX_RPS === undefined ? 20 : Number(env.RECONCILE_MAX_RPS)
-  if (!Number.isFinite(rps) || rps <= 0) {
-    throw new InvalidConfig({
-      setting: "RECONCILE_MAX_RPS",
-      message: `RECONCILE_MAX_RPS must be a positive number, got ${JSON.stringify(env.RECONCILE_MAX_RPS)}`,
-    })
-  }
-  return {
-    mode: values.mode,
-    dryRun: values["dry-run"],
-    json: values.json,
-    account: values.account,
-    dataDir: values["data-dir"],
-    simulate,
-    apiKey,
-    apiBase: env.STRIPE_API_BASE === "" ? undefined : env.STRIPE_API_BASE,
-    databaseUrl: env.DATABASE_URL === "" ? undefined : env.DATABASE_URL,
-    maxRequestsPerSecond: rps,
-  }
-}
-
-const exitCodeOf = (error: unknown): number => {
-  switch ((error as { _tag?: string })._tag) {
-    case "InvalidConfig":
-    case "InvalidArgument":
-      return 2
-    case "RunInProgress":
-      return 3
-    case "StoreUnavailable":
-      return 4
-    default:
-      return 1
-  }
-}
-
-export const main = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Promise<number> => {
-  let config: Config
-  try {
-    config = readConfig(argv, env)
-  } catch (error) {
-    process.stderr.write(`idtrail-reconcile: ${(error as Error).message}\n`)
-    return exitCodeOf(error)
-  }
-  const log = (line: string) => process.stderr.write(`${line}\n`)
-  let closeSimulator = async () => {}
-  let apiKey = config.apiKey
-  let apiBase = config.apiBase
-  if (config.simulate !== undefined) {
-    // Imported only here: the simulator plays Stripe in a sandbox run, never in production.
-    const { startSimulator } = await import("@idtrail/simulator")
-    const sim = await startSimulator({ sessions: config.simulate, seed: 1, rateLimit: false })
-    closeSimulator = sim.close
-    apiKey = "sk_test_simulated"
-    apiBase = sim.url
-    log(`simulator: ${config.simulate.toLocaleString("en")} sessions at ${sim.url}`)
-  }
-  try {
-    const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir })
+    const store = yield* makeEventStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir })
+    const where = config.dataDir === undefined ? " in memory" : ` in ${config.dataDir}`
     log(
-      `store: ${store.kind === "postgres" ? "Postgres (DATABASE_URL)" : `embedded PGlite${config.dataDir === undefined ? " in memory" : ` in ${config.dataDir}`}`}, schema ${store.schema}`,
+      `store: ${store.kind === "postgres" ? "Postgres (DATABASE_URL)" : `embedded PGlite${where}`}, schema ${store.schema}`,
     )
-    try {
-      const report = await reconcile(
-        store,
-        stripeApi({ apiKey: apiKey!, baseUrl: apiBase, maxRequestsPerSecond: config.maxRequestsPerSecond }),
-        {
-          mode: config.mode,
-          dryRun: config.dryRun,
-          account: config.account,
-          onProgress: (p) =>
-            log(
-              `${p.phase}: ${p.pages} pages, ${p.examined} sessions compared, ${p.started} missing locally, ${p.repaired} repaired, ${p.errors} errors`,
-            ),
-        },
-      )
-      process.stdout.write(`${config.json ? JSON.stringify(report, null, 2) : renderReport(report)}\n`)
-      return report.complete ? 0 : 1
-    } finally {
-      await store.close()
+    const stripe = yield* makeStripeApi({
+      apiKey: apiKey!,
+      baseUrl: apiBase,
+      maxRequestsPerSecond: config.maxRequestsPerSecond,
+    })
+    const report = yield* reconcileEffect({
+      mode: config.mode,
+      dryRun: config.dryRun,
+      account: config.account,
+      onProgress: (p) =>
+        log(
+          `${p.phase}: ${p.pages} pages, ${p.examined} sessions compared, ${p.started} missing locally, ${p.repaired} repaired, ${p.errors} errors`,
+        ),
+      onStopped: (partial) => print(config, partial),
+    }).pipe(Effect.provideService(EventStore, store), Effect.provideService(StripeApi, stripe))
+    print(config, report)
+    return report
+  }).pipe(Effect.scoped)
+
+/** Runs the command until it ends or a signal interrupts it; resolves with the exit code. */
+export const main = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Promise<number> => {
+  const interrupt = new AbortController()
+  let signal: "SIGINT" | "SIGTERM" | null = null
+  const stop = (received: "SIGINT" | "SIGTERM") => () => {
+    signal ??= received
+    interrupt.abort()
+  }
+  const onTerm = stop("SIGTERM")
+  const onInt = stop("SIGINT")
+  process.on("SIGTERM", onTerm)
+  process.on("SIGINT", onInt)
+  try {
+    const exit = await Effect.runPromiseExit(program(argv, env), { signal: interrupt.signal })
+    if (Exit.isFailure(exit)) {
+      const error = Cause.findErrorOption(exit.cause)
+      const message = Cause.hasInterruptsOnly(exit.cause)
+        ? `interrupted by ${signal ?? "an interruption"}: the lease was released, the report above is partial`
+        : Option.isSome(error)
+          ? ((error.value as { message?: string }).message ?? error.value._tag)
+          : Cause.pretty(exit.cause)
+      log(`idtrail-reconcile: ${message}`)
     }
-  } catch (error) {
-    process.stderr.write(`idtrail-reconcile: ${(error as Error).message}\n`)
-    return exitCodeOf(error)
+    return exitCodeOf(exit, signal)
   } finally {
-    await closeSimulator()
+    process.off("SIGTERM", onTerm)
+    process.off("SIGINT", onInt)
   }
 }
 

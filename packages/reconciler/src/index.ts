@@ -1,19 +1,28 @@
 /**
  * `@idtrail/reconciler`: the scheduled job that compares the local session projection with
- * Stripe's API and repairs drift with ordinary domain events.
+ * Stripe's API and repairs drift with ordinary domain events. `reconcileEffect` is the program
+ * over the `EventStore` and `StripeApi` services; `reconcile` runs it for Promise code.
  *
  * @since 0.1.0
  */
-export { InvalidConfig, RunInProgress, StripeReadFailed } from "./errors.ts"
-export { RateLimiter } from "./rate-limiter.ts"
-export { type ReconcileOptions, reconcile } from "./reconcile.ts"
-export { type Progress, type Repair, type Report, renderReport } from "./report.ts"
+export {
+  InvalidConfig,
+  RunInProgress,
+  StripeAuthRefused,
+  type StripeError,
+  StripeReadFailed,
+} from "./errors.ts"
+export { exitCodeOf, exitCodes } from "./exit-codes.ts"
+export { type ReconcileError, type ReconcileOptions, reconcile, reconcileEffect } from "./reconcile.ts"
+export { type Progress, type Quarantined, type Repair, type Report, renderReport } from "./report.ts"
 export {
   apiVersion,
   type ChangeEvent,
+  makeStripeApi,
   type Observation,
   type Page,
-  type StripeApi,
+  StripeApi,
   type StripeApiOptions,
+  type StripeApiService,
   stripeApi,
 } from "./stripe-api.ts"

@@ -1,50 +1,88 @@
 /**
  * The heart of a run: a session as Stripe answered becomes an authoritative `Observe` (source
- * `reconciler`, Stripe's time), and the domain decides. A real run stores what it decides through
- * the store's `handle`, with the run's id as actor, causation and correlation; a dry run asks the
- * decider the same question and stores nothing. One session's failure is counted, never thrown.
+ * `reconciler`, Stripe's time), and the store's `handle` lets the domain decide, with the run's
+ * id as actor, causation and correlation. A dry run asks `handle` the same question with
+ * `dryRun`, and nothing is written.
+ *
+ * Whatever makes one session fail, the run goes on: the session is counted and quarantined
+ * (`runState.quarantine`), later runs retry it, and the first that records it releases it. Only a
+ * refused API key is not one session's failure: it ends the run.
  *
  * @since 0.1.0
  */
-import { decide, type Observe } from "@idtrail/domain"
-import { Result } from "effect"
+import type { Observe } from "@idtrail/domain"
+import type { DatabaseError } from "@idtrail/store"
+import { Effect } from "effect"
+import type { StripeAuthRefused } from "./errors.ts"
 import type { Run } from "./run.ts"
 import type { Observation } from "./stripe-api.ts"
 
-export const observe = async (run: Run, { session, observedAt }: Observation): Promise<void> => {
-  const command: Observe = { _tag: "Observe", session, source: "reconciler", observedAt }
-  try {
-    if (run.dryRun) {
-      const state = await run.store.state(session.id)
-      const decision = decide(command, state)
-      if (Result.isFailure(decision)) throw decision.failure
-      run.tally.observed(session.id, decision.success, state.version === 0)
-      return
-    }
-    const result = await run.store.handle(session.id, command, {
-      actor: { kind: "reconciler", id: run.runId },
-      causationId: run.runId,
-      correlationId: run.runId,
-    })
-    const events = result._tag === "EventsAppended" ? result.events : []
-    run.tally.observed(
-      session.id,
-      events,
-      result._tag === "EventsAppended" && result.nextVersion === events.length,
-    )
-  } catch (error) {
-    run.tally.failed(session.id, error)
-  }
-}
+const isOneSessions = <E extends { readonly _tag: string }>(
+  error: E,
+): error is Exclude<E, StripeAuthRefused> => error._tag !== "StripeAuthRefused"
 
-/** Reads one session from Stripe and observes it; a failed read is counted, never thrown. */
-export const retrieveAndObserve = async (run: Run, sessionId: string): Promise<void> => {
-  let observation: Observation
-  try {
-    observation = await run.stripe.retrieve(sessionId)
-  } catch (error) {
+/** A session failed: counted, and (unless dry) quarantined. A quarantine that cannot be written ends the page. */
+const failed = (run: Run, sessionId: string, error: { readonly _tag: string; readonly message: string }) =>
+  Effect.suspend(() => {
     run.tally.failed(sessionId, error)
-    return
-  }
-  await observe(run, observation)
-}
+    if (run.dryRun) return Effect.void
+    run.tally.quarantined(sessionId, run.runId, error)
+    return run.store.runState.quarantine({
+      account: run.account,
+      sessionId,
+      runId: run.runId,
+      errorTag: error._tag,
+      message: error.message,
+    })
+  })
+
+/** A session recorded: released from quarantine if it was there. */
+const succeeded = (run: Run, sessionId: string): Effect.Effect<void, DatabaseError> =>
+  Effect.suspend(() => {
+    if (run.dryRun || !run.tally.quarantine.has(sessionId)) return Effect.void
+    run.tally.releasedFromQuarantine(sessionId)
+    return run.store.runState.release(run.account, sessionId)
+  })
+
+/** Runs `work` on one session; any failure but a refused key is the session's, and the run goes on. */
+const forSession = <E extends { readonly _tag: string; readonly message: string }>(
+  run: Run,
+  sessionId: string,
+  work: Effect.Effect<void, E>,
+) =>
+  work.pipe(
+    Effect.andThen(succeeded(run, sessionId)),
+    Effect.catchIf(isOneSessions, (error) => failed(run, sessionId, error)),
+  )
+
+const record = (run: Run, { session, observedAt }: Observation) =>
+  Effect.map(
+    run.store.handle(
+      session.id,
+      { _tag: "Observe", session, source: "reconciler", observedAt } satisfies Observe,
+      { actor: { kind: "reconciler", id: run.runId }, causationId: run.runId, correlationId: run.runId },
+      { dryRun: run.dryRun },
+    ),
+    (result) => {
+      switch (result._tag) {
+        case "EventsAppended":
+          return run.tally.observed(session.id, result.events, result.nextVersion === result.events.length)
+        case "WouldAppend":
+          return run.tally.observed(session.id, result.events, result.version === 0)
+        default:
+          return run.tally.observed(session.id, [], false)
+      }
+    },
+  )
+
+/** Observes a session as listed by Stripe. */
+export const observe = (run: Run, observation: Observation) =>
+  forSession(run, observation.session.id, record(run, observation))
+
+/** Reads one session from Stripe and observes it. */
+export const retrieveAndObserve = (run: Run, sessionId: string) =>
+  forSession(
+    run,
+    sessionId,
+    Effect.flatMap(run.stripe.retrieve(sessionId), (observation) => record(run, observation)),
+  )

@@ -3,27 +3,34 @@
  * from Stripe is observed authoritatively (`observe.ts`); repairs are the domain's ordinary
  * events, so a second run right after the first finds nothing to do.
  *
- * - `incremental.ts`: the Identity events since the saved cursor, plus the open sessions;
+ * - `incremental.ts`: the Identity events since the saved cursor, the quarantined sessions, and
+ *   the open sessions;
  * - `sweep.ts`: every session, compared both ways, a page at a time, resumable.
  *
- * A run with any error never counts as complete, and its cursor does not move.
+ * `reconcileEffect` is the program, over the `EventStore` and `StripeApi` services; `reconcile`
+ * runs it for Promise code. A run with any error never counts as complete.
  *
  * @since 0.1.0
  */
-import { maxPage, type PromiseStore } from "@idtrail/store"
-import { InvalidConfig } from "./errors.ts"
+import {
+  type DatabaseError,
+  EventStore,
+  maxPage,
+  type PromiseStore,
+  type StoreUnavailable,
+} from "@idtrail/store"
+import { Cause, Effect, Exit } from "effect"
+import { InvalidConfig, type RunInProgress, type StripeAuthRefused } from "./errors.ts"
 import { incremental } from "./incremental.ts"
-import { acquireLease, releaseLease } from "./lease.ts"
 import type { Progress, Report } from "./report.ts"
 import { makeRun } from "./run.ts"
-import type { StripeApi } from "./stripe-api.ts"
+import { StripeApi, type StripeApiService } from "./stripe-api.ts"
 import { sweep } from "./sweep.ts"
-import { ensureTables, type RunStateTarget } from "./tables.ts"
 import { Tally } from "./tally.ts"
 
 export interface ReconcileOptions {
   readonly mode: "incremental" | "sweep"
-  /** Report what would change; write nothing (no events, no cursor, no lease). */
+  /** Report what would change; write nothing (no events, no cursor, no lease, no quarantine). */
   readonly dryRun?: boolean | undefined
   /** The Stripe account the store records (default `default`): one run per account at a time. */
   readonly account?: string | undefined
@@ -33,56 +40,121 @@ export interface ReconcileOptions {
   readonly leaseSeconds?: number | undefined
   readonly onProgress?: ((progress: Progress) => void) | undefined
   /**
+   * When the run stops before its end (interrupted, or ended by one of its errors): the report
+   * of what it did until then, with `stoppedBy` saying why.
+   */
+  readonly onStopped?: ((partial: Report) => void) | undefined
+  /**
    * Local sessions read from the store per query, in both modes (default 1,000): the open
    * sessions of an incremental run, a window of a sweep's comparison.
    */
   readonly localPageSize?: number | undefined
 }
 
-/** Runs one reconciliation of `store` against `stripe`. Rejects only when the run cannot start or continue (lease, database). */
-export const reconcile = async (
-  store: PromiseStore,
-  stripe: StripeApi,
-  options: ReconcileOptions,
-): Promise<Report> => {
+/**
+ * What ends a run instead of a report: it cannot start (a bad option, the lease held, the database
+ * unusable) or cannot go on (the lease lost, the key refused, the database gone).
+ */
+export type ReconcileError = InvalidConfig | RunInProgress | StripeAuthRefused | DatabaseError
+
+// Errors no later page could get past; any other error on a page ends the run incomplete, with a report.
+const endsTheRun = (error: {
+  readonly _tag: string
+}): error is RunInProgress | StripeAuthRefused | StoreUnavailable =>
+  error._tag === "RunInProgress" || error._tag === "StripeAuthRefused" || error._tag === "StoreUnavailable"
+
+/** One reconciliation of the `EventStore` against `StripeApi`. */
+export const reconcileEffect = Effect.fn("reconciler.run")(function* (options: ReconcileOptions) {
+  const store = yield* EventStore
+  const stripe = yield* StripeApi
   const account = options.account ?? "default"
   const runId = options.runId ?? `recon_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
   const dryRun = options.dryRun ?? false
   const leaseSeconds = options.leaseSeconds ?? 300
   const localPageSize = options.localPageSize ?? 1000
   if (!Number.isSafeInteger(localPageSize) || localPageSize < 1 || localPageSize > maxPage)
-    throw new InvalidConfig({
+    return yield* new InvalidConfig({
       setting: "localPageSize",
       message: `localPageSize must be an integer from 1 to ${maxPage}, got ${String(localPageSize)}`,
     })
-  const target: RunStateTarget = { db: store.service.db, schema: store.schema }
   const startedAt = new Date().toISOString()
-  const requestsBefore = stripe.requests()
+  const requestsBefore = yield* stripe.requests
   const tally = new Tally()
-  const run = makeRun(
-    { store, stripe, target, account, runId, dryRun, tally },
-    leaseSeconds,
-    options.onProgress,
-  )
+  const run = makeRun({ store, stripe, account, runId, dryRun, tally }, leaseSeconds, options.onProgress)
+  const report = (stoppedBy: string | null) =>
+    Effect.map(stripe.requests, (requests) =>
+      tally.report({
+        runId,
+        account,
+        mode: options.mode,
+        dryRun,
+        startedAt,
+        stoppedBy,
+        requests: requests - requestsBefore,
+      }),
+    )
 
-  await ensureTables(target)
-  if (!dryRun) await acquireLease(target, account, runId, leaseSeconds)
-  try {
-    await (options.mode === "sweep" ? sweep(run, localPageSize) : incremental(run, localPageSize))
-  } catch (error) {
-    // Losing the lease stops the run; a page that cannot be read ends it, incomplete, and what
-    // was done so far stays.
-    if ((error as { _tag?: string })._tag === "RunInProgress") throw error
-    tally.failed(null, error)
-  } finally {
-    if (!dryRun) await releaseLease(target, account, runId)
-  }
-  return tally.report({
-    runId,
-    account,
-    mode: options.mode,
-    dryRun,
-    startedAt,
-    requests: stripe.requests() - requestsBefore,
-  })
+  const body = Effect.gen(function* () {
+    if (!dryRun)
+      yield* Effect.acquireRelease(store.runState.acquireLease(account, runId, leaseSeconds), () =>
+        // Released on every exit, interruption included, so the next run is not refused.
+        store.runState
+          .releaseLease(account, runId)
+          .pipe(
+            Effect.catch((error) =>
+              Effect.sync(() =>
+                tally.warnings.push(
+                  `the lease could not be released (it expires by itself): ${error.message}`,
+                ),
+              ),
+            ),
+          ),
+      )
+    for (const q of yield* store.runState.quarantined(account))
+      tally.quarantine.set(q.sessionId, {
+        ...q,
+        firstAt: q.firstAt.toISOString(),
+        lastAt: q.lastAt.toISOString(),
+      })
+    yield* (options.mode === "sweep" ? sweep(run, localPageSize) : incremental(run, localPageSize)).pipe(
+      // A page that cannot be read ends the run, incomplete; what was done so far stays.
+      Effect.catchIf(
+        (error) => !endsTheRun(error),
+        (error) => Effect.sync(() => tally.failed(null, error)),
+      ),
+    )
+    return yield* report(null)
+  }).pipe(Effect.scoped)
+
+  return yield* body.pipe(
+    Effect.onExit((exit) => {
+      if (Exit.isSuccess(exit) || options.onStopped === undefined) return Effect.void
+      const error = Cause.findErrorOption(exit.cause)
+      const stoppedBy = Cause.hasInterruptsOnly(exit.cause)
+        ? "interrupted"
+        : error._tag === "Some"
+          ? error.value._tag
+          : "defect"
+      return Effect.flatMap(report(stoppedBy), (partial) => Effect.sync(() => options.onStopped?.(partial)))
+    }),
+  )
+})
+
+/**
+ * {@link reconcileEffect} for Promise code: `store.service` is the store's Effect service.
+ * Resolves with the report; rejects with the tagged error that ended the run (check `_tag`).
+ */
+export const reconcile = async (
+  store: PromiseStore,
+  stripe: StripeApiService,
+  options: ReconcileOptions,
+): Promise<Report> => {
+  const exit = await Effect.runPromiseExit(
+    reconcileEffect(options).pipe(
+      Effect.provideService(EventStore, store.service),
+      Effect.provideService(StripeApi, stripe),
+    ),
+  )
+  if (Exit.isSuccess(exit)) return exit.value
+  throw Cause.squash(exit.cause)
 }

@@ -11,6 +11,20 @@ export interface Repair {
   readonly events: ReadonlyArray<string>
 }
 
+/** A session set aside after failing: later runs retry it, and the first to succeed releases it. */
+export interface Quarantined {
+  readonly sessionId: string
+  /** The `_tag` of the last error, and its message. */
+  readonly errorTag: string
+  readonly message: string
+  /** How many runs failed on it. */
+  readonly attempts: number
+  /** The run that failed on it last. */
+  readonly runId: string
+  readonly firstAt: string
+  readonly lastAt: string
+}
+
 export interface Report {
   readonly runId: string
   readonly account: string
@@ -20,6 +34,11 @@ export interface Report {
   readonly finishedAt: string
   /** True only when nothing failed: a run with any error never counts as complete. */
   readonly complete: boolean
+  /**
+   * `null` when the run went to its end; otherwise what stopped it early: `interrupted` (a
+   * signal), or the tag of the error that ended it. The counts are then those of the run so far.
+   */
+  readonly stoppedBy: string | null
   /** Sessions read from Stripe and compared with the local record. */
   readonly examined: number
   /** Sessions the local record did not know yet, now recorded (or that would be). */
@@ -37,10 +56,21 @@ export interface Report {
   readonly missingRemotely: ReadonlyArray<string>
   /** Incremental only: Identity events read from the Events API. */
   readonly eventsRead: number
-  /** Requests sent to Stripe. */
+  /** Requests sent to Stripe, retries included. */
   readonly requests: number
+  /** Sessions of the account in quarantine after the run (failed, to be retried by later runs). */
+  readonly quarantinedCount: number
+  /** The first 1,000 of them, by session id. */
+  readonly quarantined: ReadonlyArray<Quarantined>
+  /** Sessions this run took out of quarantine (they were recorded this time). */
+  readonly released: number
   readonly warnings: ReadonlyArray<string>
-  readonly errors: ReadonlyArray<{ readonly sessionId: string | null; readonly message: string }>
+  readonly errors: ReadonlyArray<{
+    readonly sessionId: string | null
+    /** The error's `_tag`. */
+    readonly tag: string
+    readonly message: string
+  }>
 }
 
 /** Progress of a running job, reported after every page. */
@@ -56,12 +86,20 @@ export interface Progress {
 const plural = (n: number, one: string, many = `${one}s`) =>
   `${n.toLocaleString("en")} ${n === 1 ? one : many}`
 
+const outcome = (r: Report) =>
+  r.stoppedBy === "interrupted"
+    ? "INTERRUPTED (the counts are those of the run so far)"
+    : r.stoppedBy !== null
+      ? `STOPPED by ${r.stoppedBy} (the counts are those of the run so far)`
+      : r.complete
+        ? "complete"
+        : "INCOMPLETE"
+
 /** The report as a few lines a person reads at a glance. */
 export const renderReport = (r: Report): string => {
   const verb = r.dryRun ? "would be" : "were"
   const lines = [
-    `${r.mode} reconciliation ${r.runId} of account ${r.account}${r.dryRun ? " (dry run: nothing written)" : ""}: ` +
-      `${r.complete ? "complete" : "INCOMPLETE"}`,
+    `${r.mode} reconciliation ${r.runId} of account ${r.account}${r.dryRun ? " (dry run: nothing written)" : ""}: ${outcome(r)}`,
     `  ${plural(r.examined, "session")} compared with Stripe in ${plural(r.requests, "request")}` +
       (r.mode === "incremental" ? `, after ${plural(r.eventsRead, "event")} read` : ""),
     `  ${plural(r.started, "session")} missing locally ${verb} recorded; ${plural(r.repaired, "session")} ${verb} repaired; ${r.unchanged.toLocaleString("en")} unchanged`,
@@ -77,6 +115,13 @@ export const renderReport = (r: Report): string => {
         ? "  no local session is missing at Stripe"
         : `  ${plural(r.missingRemotelyCount, "local session")} missing at Stripe (left as they are): ${r.missingRemotely.slice(0, 10).join(", ")}${r.missingRemotely.length > 10 ? ", …" : ""}`,
     )
+  }
+  if (r.released > 0) lines.push(`  ${plural(r.released, "session")} released from quarantine`)
+  if (r.quarantinedCount > 0) {
+    lines.push(`  ${plural(r.quarantinedCount, "session")} in quarantine (retried by the next runs):`)
+    for (const q of r.quarantined.slice(0, 10))
+      lines.push(`    ${q.sessionId}: ${q.errorTag}, ${plural(q.attempts, "attempt")}: ${q.message}`)
+    if (r.quarantinedCount > 10) lines.push(`    … ${r.quarantinedCount - 10} more in the JSON report`)
   }
   for (const w of r.warnings) lines.push(`  warning: ${w}`)
   for (const e of r.errors.slice(0, 20))

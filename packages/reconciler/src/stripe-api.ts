@@ -1,21 +1,19 @@
 /**
- * What the reconciler reads from Stripe, through the official SDK: one session, a page of
- * sessions, a page of Identity events. Every read is an observation stamped with Stripe's own
- * clock (the response's `Date` header), never the local one.
- *
- * Requests pass a shared rate limiter first (below Stripe's limits). The SDK retries 5xxs and
- * network errors with exponential backoff and jitter (`maxNetworkRetries`); a 429 is retried
- * here, the same way (`maxRateLimitRetries`), since the SDK leaves it to its caller.
+ * What the reconciler reads from Stripe, as a service: one session, a page of sessions, a page of
+ * Identity events. The official SDK sends the requests, pinned to {@link apiVersion}; every read
+ * is an observation stamped with Stripe's own clock (the response's `Date` header), never the
+ * local one. Every request goes through the run's one policy (`request-policy.ts`): the rate
+ * limit, then retries with backoff and jitter.
  *
  * @since 0.1.0
  */
 import { decodeSession, type VerificationSession } from "@idtrail/domain"
-import { Result } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Result } from "effect"
 import Stripe from "stripe"
-import { StripeReadFailed } from "./errors.ts"
-import { RateLimiter } from "./rate-limiter.ts"
+import { InvalidConfig, StripeAuthRefused, type StripeError, StripeReadFailed } from "./errors.ts"
+import { makeRateLimit, retrySchedule } from "./request-policy.ts"
 
-/** The API version whose schemas the domain decodes (Stripe's JSON schemas in shared/). */
+/** The API version whose schemas the domain decodes (Stripe's JSON schemas in `vendor/stripe/`). */
 export const apiVersion = "2026-07-29.dahlia"
 
 /** A session as Stripe answered, and the Stripe time the answer describes. */
@@ -43,13 +41,16 @@ export interface ChangeEvent {
 }
 
 /** Stripe's Identity API as the reconciler reads it. */
-export interface StripeApi {
-  retrieve(sessionId: string): Promise<Observation>
-  listSessions(startingAfter: string | null): Promise<Page<Observation>>
+export interface StripeApiService {
+  readonly retrieve: (sessionId: string) => Effect.Effect<Observation, StripeError>
+  readonly listSessions: (startingAfter: string | null) => Effect.Effect<Page<Observation>, StripeError>
   /** Identity session events created at or after `createdGte`, newest first. */
-  listEvents(createdGte: number, startingAfter: string | null): Promise<Page<ChangeEvent>>
-  /** Requests sent so far (retries by the SDK not counted). */
-  readonly requests: () => number
+  readonly listEvents: (
+    createdGte: number,
+    startingAfter: string | null,
+  ) => Effect.Effect<Page<ChangeEvent>, StripeError>
+  /** Requests sent so far, retries included. */
+  readonly requests: Effect.Effect<number>
 }
 
 /** How to reach Stripe (or the simulator). */
@@ -59,45 +60,52 @@ export interface StripeApiOptions {
   readonly baseUrl?: string | undefined
   /** Requests per second across the run (default 20; Stripe allows 25 in test mode, 100 live). */
   readonly maxRequestsPerSecond?: number | undefined
-  /** Retries of a 429, 5xx or network error, with exponential backoff and jitter (default 4). */
-  readonly maxNetworkRetries?: number | undefined
-  /** Retries of a 429 with exponential backoff and full jitter (default 6). */
-  readonly maxRateLimitRetries?: number | undefined
+  /** Retries of a 429, 5xx or network error, with exponential backoff and jitter (default 6). */
+  readonly maxRetries?: number | undefined
   /** Page size of list calls (1–100, default 100). */
   readonly pageSize?: number | undefined
 }
 
-const observedAtOf = (headers: Record<string, string> | undefined): number => {
-  const date = headers?.date
-  const ms = date === undefined ? Number.NaN : Date.parse(date)
-  if (Number.isNaN(ms)) {
-    throw new StripeReadFailed({
-      operation: "read the Date header",
-      message: "Stripe's response has no usable Date header, so the observation has no Stripe time",
-    })
-  }
-  return Math.floor(ms / 1000)
+const unusable = (operation: string, message: string) =>
+  new StripeReadFailed({ operation, status: null, retryable: false, message })
+
+const observedAtOf = (operation: string, headers: Record<string, string> | undefined) => {
+  const ms = headers?.date === undefined ? Number.NaN : Date.parse(headers.date)
+  return Number.isNaN(ms)
+    ? Effect.fail(
+        unusable(
+          operation,
+          "Stripe's response has no usable Date header, so the observation has no Stripe time",
+        ),
+      )
+    : Effect.succeed(Math.floor(ms / 1000))
 }
 
-const decoded = (raw: unknown, observedAt: number): Observation => {
+const decoded = (operation: string, raw: unknown, observedAt: number) => {
   const session = decodeSession(raw)
-  if (Result.isFailure(session)) {
-    throw new StripeReadFailed({
-      operation: "decode a session",
-      message: `Stripe returned a session that does not decode: ${session.failure.message}`,
-    })
-  }
-  return { session: session.success, observedAt }
+  return Result.isFailure(session)
+    ? Effect.fail(
+        unusable(operation, `Stripe returned a session that does not decode: ${session.failure.message}`),
+      )
+    : Effect.succeed<Observation>({ session: session.success, observedAt })
 }
 
-/** Wraps an SDK failure in a typed error that never carries the API key or a client secret. */
-const failed = (operation: string, error: unknown): StripeReadFailed => {
-  if (error instanceof StripeReadFailed) return error
+/** An SDK failure as a typed error; the message never carries the API key or a client secret. */
+const failure = (operation: string, error: unknown): StripeError => {
   const e = error as { type?: string; statusCode?: number; message?: string }
-  const status = e.statusCode === undefined ? "" : ` (HTTP ${e.statusCode})`
+  const status = e.statusCode ?? null
+  if (status === 401 || status === 403) {
+    // Stripe's own message quotes part of the key: say what to check instead.
+    return new StripeAuthRefused({
+      status,
+      message: `Stripe refused the API key (HTTP ${status}) to ${operation}: check STRIPE_API_KEY and its permissions (read access to Identity and Events)`,
+    })
+  }
   return new StripeReadFailed({
     operation,
-    message: `${operation} failed${status}: ${e.type ?? "error"}: ${e.message ?? String(error)}`,
+    status,
+    retryable: status === 429 || (status !== null && status >= 500) || e.type === "StripeConnectionError",
+    message: `${operation} failed${status === null ? "" : ` (HTTP ${status})`}: ${e.type ?? "error"}: ${e.message ?? String(error)}`,
   })
 }
 
@@ -113,71 +121,106 @@ const endpointOf = (baseUrl: string | undefined) => {
   } as const
 }
 
-export const stripeApi = (options: StripeApiOptions): StripeApi => {
+const invalid = (setting: string, message: string) => Effect.fail(new InvalidConfig({ setting, message }))
+
+/** Builds the service; options that cannot work fail with `InvalidConfig`. */
+export const makeStripeApi = Effect.fnUntraced(function* (options: StripeApiOptions) {
+  const rps = options.maxRequestsPerSecond ?? 20
+  if (!Number.isFinite(rps) || rps <= 0)
+    return yield* invalid(
+      "maxRequestsPerSecond",
+      `a rate limit must be a positive number of requests per second, got ${rps}`,
+    )
+  const maxRetries = options.maxRetries ?? 6
+  if (!Number.isSafeInteger(maxRetries) || maxRetries < 0)
+    return yield* invalid("maxRetries", `maxRetries must be a non-negative integer, got ${maxRetries}`)
+  const limit = options.pageSize ?? 100
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 100)
+    return yield* invalid("pageSize", `pageSize must be an integer from 1 to 100, got ${limit}`)
+  let endpoint: ReturnType<typeof endpointOf>
+  try {
+    endpoint = endpointOf(options.baseUrl)
+  } catch {
+    return yield* invalid(
+      "STRIPE_API_BASE",
+      `STRIPE_API_BASE must be a URL, got ${JSON.stringify(options.baseUrl)}`,
+    )
+  }
+  // `maxNetworkRetries: 0`: the retries are ours (one policy, in `request-policy.ts`).
   const stripe = new Stripe(options.apiKey, {
     apiVersion,
-    maxNetworkRetries: options.maxNetworkRetries ?? 4,
+    maxNetworkRetries: 0,
     telemetry: false,
-    ...endpointOf(options.baseUrl),
+    ...endpoint,
   })
-  const limiter = new RateLimiter(options.maxRequestsPerSecond ?? 20)
-  const limit = options.pageSize ?? 100
+  const rateLimited = makeRateLimit(rps)
+  const schedule = retrySchedule(maxRetries)
   let requests = 0
-  const rateLimitRetries = options.maxRateLimitRetries ?? 6
-  const call = async <A>(operation: string, run: () => Promise<A>): Promise<A> => {
-    for (let attempt = 0; ; attempt++) {
-      await limiter.take()
-      requests++
-      try {
-        return await run()
-      } catch (error) {
-        // stripe-node retries 5xx and network errors itself, but a 429 only when Stripe says
-        // `Stripe-Should-Retry: true`: back off here, exponentially, with full jitter.
-        if ((error as { statusCode?: number }).statusCode === 429 && attempt < rateLimitRetries) {
-          const ceiling = Math.min(8000, 250 * 2 ** attempt)
-          await new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling))
-          continue
-        }
-        throw failed(operation, error)
-      }
-    }
-  }
-  return {
-    retrieve: (sessionId) =>
-      call(`retrieve ${sessionId}`, async () => {
-        const session = await stripe.identity.verificationSessions.retrieve(sessionId)
-        return decoded(session, observedAtOf(session.lastResponse.headers))
+  const send = <A>(operation: string, request: () => Promise<A>): Effect.Effect<A, StripeError> =>
+    rateLimited(
+      Effect.suspend(() => {
+        requests++
+        return Effect.tryPromise({ try: request, catch: (error) => failure(operation, error) })
       }),
-    listSessions: (startingAfter) =>
-      call("list sessions", async () => {
-        const page = await stripe.identity.verificationSessions.list({
-          limit,
-          ...(startingAfter === null ? {} : { starting_after: startingAfter }),
-        })
-        const observedAt = observedAtOf(page.lastResponse.headers)
-        const items = page.data.map((s) => decoded(s, observedAt))
-        return { items, hasMore: page.has_more, lastId: page.data.at(-1)?.id ?? null, observedAt }
-      }),
-    listEvents: (createdGte, startingAfter) =>
-      call("list events", async () => {
-        const page = await stripe.events.list({
+    ).pipe(Effect.retry(schedule))
+
+  const after = (startingAfter: string | null) =>
+    startingAfter === null ? {} : { starting_after: startingAfter }
+
+  return StripeApi.of({
+    retrieve: Effect.fn("StripeApi.retrieve")(function* (sessionId: string) {
+      const operation = `retrieve ${sessionId}`
+      const session = yield* send(operation, () => stripe.identity.verificationSessions.retrieve(sessionId))
+      return yield* decoded(operation, session, yield* observedAtOf(operation, session.lastResponse.headers))
+    }),
+    listSessions: Effect.fn("StripeApi.listSessions")(function* (startingAfter: string | null) {
+      const operation = "list sessions"
+      const page = yield* send(operation, () =>
+        stripe.identity.verificationSessions.list({ limit, ...after(startingAfter) }),
+      )
+      const observedAt = yield* observedAtOf(operation, page.lastResponse.headers)
+      const items = yield* Effect.forEach(page.data, (s) => decoded(operation, s, observedAt))
+      return { items, hasMore: page.has_more, lastId: page.data.at(-1)?.id ?? null, observedAt }
+    }),
+    listEvents: Effect.fn("StripeApi.listEvents")(function* (
+      createdGte: number,
+      startingAfter: string | null,
+    ) {
+      const operation = "list events"
+      const page = yield* send(operation, () =>
+        stripe.events.list({
           limit,
           type: "identity.verification_session.*",
           created: { gte: createdGte },
-          ...(startingAfter === null ? {} : { starting_after: startingAfter }),
-        })
-        const items = page.data.map((e) => ({
+          ...after(startingAfter),
+        }),
+      )
+      return {
+        items: page.data.map((e) => ({
           id: e.id,
           created: e.created,
           sessionId: (e.data.object as { id: string }).id,
-        }))
-        return {
-          items,
-          hasMore: page.has_more,
-          lastId: page.data.at(-1)?.id ?? null,
-          observedAt: observedAtOf(page.lastResponse.headers),
-        }
-      }),
-    requests: () => requests,
-  }
+        })),
+        hasMore: page.has_more,
+        lastId: page.data.at(-1)?.id ?? null,
+        observedAt: yield* observedAtOf(operation, page.lastResponse.headers),
+      }
+    }),
+    requests: Effect.sync(() => requests),
+  })
+})
+
+/** Stripe's Identity API, read through the official SDK under one rate limit and retry policy. */
+export class StripeApi extends Context.Service<StripeApi, StripeApiService>()(
+  "@idtrail/reconciler/StripeApi",
+) {
+  /** The service for `options`. */
+  static readonly layer = (options: StripeApiOptions) => Layer.effect(StripeApi, makeStripeApi(options))
+}
+
+/** {@link makeStripeApi} for Promise code: the service, or a thrown `InvalidConfig`. */
+export const stripeApi = (options: StripeApiOptions): StripeApiService => {
+  const exit = Effect.runSyncExit(makeStripeApi(options))
+  if (Exit.isSuccess(exit)) return exit.value
+  throw Cause.squash(exit.cause)
 }

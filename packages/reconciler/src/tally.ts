@@ -1,15 +1,21 @@
 /**
  * What a run counts as it goes: sessions compared, recorded, repaired; events by type; the first
- * repairs and the sessions missing at Stripe, for reading; warnings and errors. It becomes the
- * run's `Report`.
+ * repairs and the sessions missing at Stripe, for reading; the account's quarantine as the run
+ * changes it; warnings and errors. It becomes the run's `Report`.
  *
  * @since 0.1.0
  */
 import type { SessionEvent } from "@idtrail/domain"
-import type { Progress, Repair, Report } from "./report.ts"
+import type { Progress, Quarantined, Repair, Report } from "./report.ts"
 
 const maxListedRepairs = 100
-const maxListedMissing = 1000
+const maxListed = 1000
+
+/** An error's tag and message, whatever was thrown. */
+const describe = (error: unknown) => ({
+  tag: (error as { _tag?: unknown })?._tag?.toString() ?? "Error",
+  message: error instanceof Error ? error.message : String(error),
+})
 
 export class Tally {
   examined = 0
@@ -17,12 +23,17 @@ export class Tally {
   repaired = 0
   pages = 0
   eventsRead = 0
+  released = 0
   missingRemotelyCount = 0
   readonly missingRemotely: Array<string> = []
   readonly eventsByType: Record<string, number> = {}
   readonly repairs: Array<Repair> = []
   readonly warnings: Array<string> = []
-  readonly errors: Array<{ sessionId: string | null; message: string }> = []
+  readonly errors: Array<{ sessionId: string | null; tag: string; message: string }> = []
+  /** Errors that ended a page (or the run), not one session. */
+  pageErrors = 0
+  /** The account's quarantine, as loaded when the run started and changed by it since. */
+  readonly quarantine = new Map<string, Quarantined>()
 
   /** A session compared with Stripe: `events` were (or would be) appended; `wasNew` if its stream was empty. */
   observed(sessionId: string, events: ReadonlyArray<SessionEvent>, wasNew: boolean): void {
@@ -38,12 +49,34 @@ export class Tally {
   /** A session (or, with `null`, a page) that could not be compared: the run will not be complete. */
   failed(sessionId: string | null, error: unknown): void {
     if (sessionId !== null) this.examined++
-    this.errors.push({ sessionId, message: error instanceof Error ? error.message : String(error) })
+    else this.pageErrors++
+    this.errors.push({ sessionId, ...describe(error) })
+  }
+
+  /** A failed session set aside (one more attempt if it was already there). */
+  quarantined(sessionId: string, runId: string, error: unknown): void {
+    const now = new Date().toISOString()
+    const { tag, message } = describe(error)
+    const before = this.quarantine.get(sessionId)
+    this.quarantine.set(sessionId, {
+      sessionId,
+      errorTag: tag,
+      message,
+      runId,
+      attempts: (before?.attempts ?? 0) + 1,
+      firstAt: before?.firstAt ?? now,
+      lastAt: now,
+    })
+  }
+
+  /** A quarantined session that was recorded this time. */
+  releasedFromQuarantine(sessionId: string): void {
+    if (this.quarantine.delete(sessionId)) this.released++
   }
 
   missingAtStripe(sessionId: string): void {
     this.missingRemotelyCount++
-    if (this.missingRemotely.length < maxListedMissing) this.missingRemotely.push(sessionId)
+    if (this.missingRemotely.length < maxListed) this.missingRemotely.push(sessionId)
   }
 
   progress(phase: Progress["phase"]): Progress {
@@ -57,11 +90,14 @@ export class Tally {
     }
   }
 
-  report(run: Pick<Report, "runId" | "account" | "mode" | "dryRun" | "startedAt" | "requests">): Report {
+  report(
+    run: Pick<Report, "runId" | "account" | "mode" | "dryRun" | "startedAt" | "requests" | "stoppedBy">,
+  ): Report {
+    const quarantined = [...this.quarantine.values()].sort((a, b) => (a.sessionId < b.sessionId ? -1 : 1))
     return {
       ...run,
       finishedAt: new Date().toISOString(),
-      complete: this.errors.length === 0,
+      complete: this.errors.length === 0 && run.stoppedBy === null,
       examined: this.examined,
       started: this.started,
       repaired: this.repaired,
@@ -72,6 +108,9 @@ export class Tally {
       missingRemotelyCount: this.missingRemotelyCount,
       missingRemotely: this.missingRemotely,
       eventsRead: this.eventsRead,
+      quarantinedCount: quarantined.length,
+      quarantined: quarantined.slice(0, maxListed),
+      released: this.released,
       warnings: this.warnings,
       errors: this.errors,
     }

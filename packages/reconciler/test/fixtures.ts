@@ -2,11 +2,11 @@
  * A simulator playing Stripe over HTTP, a store in a schema of its own, and the reconciler's
  * Stripe reader pointed at the simulator.
  */
-import { type StartedSimulator, startSimulator } from "@idtrail/simulator"
-import { openStore, type PromiseStore } from "@idtrail/store"
-import { sql } from "kysely"
+import { type SimulatorOptions, type StartedSimulator, startSimulator } from "@idtrail/simulator"
+import type { PromiseStore } from "@idtrail/store"
+import { openTemporaryStore } from "@idtrail/store/testing"
 import Stripe from "stripe"
-import { apiVersion, type StripeApi, type StripeApiOptions, stripeApi } from "../src/index.ts"
+import { apiVersion, type StripeApiOptions, type StripeApiService, stripeApi } from "../src/index.ts"
 
 export const KEY = "sk_test_reconciler"
 
@@ -21,16 +21,19 @@ export interface World {
   readonly store: PromiseStore
   /** The SDK, as a user of Stripe (creates and changes sessions). */
   readonly stripe: Stripe
-  /** The reconciler's reader. */
-  readonly api: (options?: Partial<StripeApiOptions>) => StripeApi
+  /** The reconciler's reader (no retries unless asked: failing tests fail fast). */
+  readonly api: (options?: Partial<StripeApiOptions>) => StripeApiService
   readonly eventCount: () => Promise<number>
   readonly dispose: () => Promise<void>
 }
 
-export const openWorld = async (databaseUrl: string | undefined, sessions = 0): Promise<World> => {
-  const sim = await startSimulator({ sessions, seed: 7, rateLimit: false })
-  const schema = `idtrail_r_${Math.random().toString(36).slice(2, 10)}`
-  const store = await openStore({ databaseUrl, schema })
+export const openWorld = async (
+  databaseUrl: string | undefined,
+  sessions = 0,
+  simulator: Partial<SimulatorOptions> = {},
+): Promise<World> => {
+  const sim = await startSimulator({ sessions, seed: 7, rateLimit: false, ...simulator })
+  const store = await openTemporaryStore({ databaseUrl })
   const url = new URL(sim.url)
   const stripe = new Stripe(KEY, {
     apiVersion,
@@ -44,25 +47,14 @@ export const openWorld = async (databaseUrl: string | undefined, sessions = 0): 
     store,
     stripe,
     api: (options = {}) =>
-      stripeApi({
-        apiKey: KEY,
-        baseUrl: sim.url,
-        maxRequestsPerSecond: 1000,
-        maxNetworkRetries: 0,
-        ...options,
-      }),
-    eventCount: async () =>
-      Number(
-        (
-          await sql<{ n: string }>`select count(*) as n from ${sql.raw(`"${schema}".events`)}`.execute(
-            store.service.db,
-          )
-        ).rows[0]!.n,
-      ),
+      stripeApi({ apiKey: KEY, baseUrl: sim.url, maxRequestsPerSecond: 1000, maxRetries: 0, ...options }),
+    eventCount: async () => {
+      let n = 0
+      for await (const page of store.readAllPages({ after: null })) n += page.events.length
+      return n
+    },
     dispose: async () => {
-      if (databaseUrl !== undefined)
-        await sql.raw(`drop schema if exists "${schema}" cascade`).execute(store.service.db)
-      await store.close()
+      await store.dispose()
       await sim.close()
     },
   }

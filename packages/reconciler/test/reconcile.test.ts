@@ -1,8 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { saveCursor } from "../src/cursors.ts"
 import { reconcile } from "../src/index.ts"
-import { acquireLease } from "../src/lease.ts"
-import { ensureTables } from "../src/tables.ts"
 import { backends, openWorld, type World } from "./fixtures.ts"
 
 /** Stripe's truth for a session, as the simulator holds it. */
@@ -184,7 +181,7 @@ describe.each(backends)("the reconciler on $name, against the simulator over HTT
 
   it("429s and 5xx answers are retried with backoff: the run completes", async () => {
     w.sim.control.setApiFaults({ forceRateLimitNext: 2, serverErrorRate: 0.2, serverErrorStatus: 502 })
-    const run = await reconcile(w.store, w.api({ maxNetworkRetries: 6 }), { mode: "sweep" })
+    const run = await reconcile(w.store, w.api({ maxRetries: 6 }), { mode: "sweep" })
     expect(run).toMatchObject({ complete: true, started: 150 })
   })
 
@@ -202,9 +199,7 @@ describe.each(backends)("the reconciler on $name, against the simulator over HTT
   )
 
   it("one run per account: while another run holds the lease, a run is refused with RunInProgress", async () => {
-    const target = { db: w.store.service.db, schema: w.store.schema }
-    await ensureTables(target)
-    await acquireLease(target, "default", "recon_other", 60)
+    await w.store.runState.acquireLease("default", "recon_other", 60)
     await expect(reconcile(w.store, w.api(), { mode: "sweep" })).rejects.toMatchObject({
       _tag: "RunInProgress",
       message: expect.stringMatching(/recon_other/),
@@ -228,9 +223,7 @@ describe.each(backends)("the reconciler on $name, against the simulator over HTT
 
   it("a sweep that crashed resumes after its last finished page", async () => {
     const firstPage = await w.stripe.identity.verificationSessions.list({ limit: 100 })
-    const target = { db: w.store.service.db, schema: w.store.schema }
-    await ensureTables(target)
-    await saveCursor(target, "default", "sweep", {
+    await w.store.runState.saveCursor("default", "sweep", {
       startingAfter: firstPage.data.at(-1)!.id,
       windowUpper: firstPage.data.at(-1)!.created,
       runId: "recon_crashed",
