@@ -52,7 +52,12 @@ const compareWindow = Effect.fn("reconciler.compareWindow")(function* (
 ) {
   if (to !== null && from > to) return
   for (let after: CreatedSession | null = null; ; ) {
-    const local: ReadonlyArray<CreatedSession> = yield* run.store.sessions.createdBetween({ from, to, after, limit: localPageSize })
+    const local: ReadonlyArray<CreatedSession> = yield* run.store.sessions.createdBetween({
+      from,
+      to,
+      after,
+      limit: localPageSize,
+    })
     for (const { id } of local) if (!s.listed.has(id)) run.tally.missingAtStripe(id)
     if (local.length < localPageSize) break
     after = local.at(-1)!
