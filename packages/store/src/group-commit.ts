@@ -11,6 +11,11 @@
  * deadlock, a value Postgres refuses) is sent again one append at a time, so one append's failure
  * is never its neighbours'. Only a database that cannot be reached fails them all.
  *
+ * One held session row delays only its own session: appends to a stream with a call at the
+ * database wait for it outside the batches; a batch skips a row another transaction holds and
+ * sends that append alone; and a call still at the database after `stalledAfterMs` gives back its
+ * slot, so a call waiting on a lock never holds up the others.
+ *
  * @since 0.1.0
  */
 import type { SessionRow } from "./session-row.ts"
@@ -43,6 +48,11 @@ export interface GroupCommitOptions {
   readonly maxInFlight?: number | undefined
   /** The most appends one call carries (default 64); 1 turns grouping off. */
   readonly maxBatch?: number | undefined
+  /**
+   * After this many milliseconds at the database a call stops counting against `maxInFlight`
+   * (default 100): it is most likely waiting on a lock, and the appends behind it go on.
+   */
+  readonly stalledAfterMs?: number | undefined
 }
 
 /** Where the appends go. */
@@ -80,7 +90,7 @@ export interface Queryable {
 
 /** Why `options` cannot work, or `undefined` when they can. */
 export const checkGroupCommitOptions = (options: GroupCommitOptions): string | undefined => {
-  for (const key of ["maxInFlight", "maxBatch"] as const) {
+  for (const key of ["maxInFlight", "maxBatch", "stalledAfterMs"] as const) {
     const value = options[key]
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
       return `groupCommit.${key} must be a positive integer, got ${String(value)}`
@@ -93,6 +103,12 @@ export const checkGroupCommitOptions = (options: GroupCommitOptions): string | u
 const isDuplicateRace = (error: unknown): boolean =>
   sqlState(error) === "23505" &&
   String((error as { constraint?: string }).constraint).includes("stripe_event_id")
+
+/** A row of `append_batch`: `busy` when another transaction holds the stream's row (nothing written). */
+type BatchRow = Omit<AppendRow, "outcome"> & {
+  readonly ord: number
+  readonly outcome: AppendRow["outcome"] | "busy"
+}
 
 export const makeGroupCommit = (
   { pool, schema, prepared }: AppendTarget,
@@ -113,7 +129,11 @@ export const makeGroupCommit = (
     ...named(`idtrail_append_batch_${schema}`),
     text: `select ord, outcome, version, positions from "${schema}".append_batch($1::text[], $2::bigint[], $3::text[], $4::jsonb[], $5::jsonb[], $6::jsonb[]) order by ord`,
   }
+  const stalledAfterMs = options.stalledAfterMs ?? 100
   const waiting: Array<Waiting> = []
+  // Streams with appends at the database: their later appends wait, so each stream's appends
+  // run in the order they were made, and never sit in a batch behind their own stream's lock.
+  const streamsAtDatabase = new Set<string>()
   let inFlight = 0
   let scheduled = false
 
@@ -172,10 +192,26 @@ export const makeGroupCommit = (
     }
   }
 
-  const sendMany = async (batch: ReadonlyArray<Waiting>): Promise<void> => {
-    let rows: Array<AppendRow & { ord: number }>
+  /** Each append alone; one stream's in order, different streams side by side. */
+  const sendAlone = (appends: ReadonlyArray<Waiting>): Promise<unknown> => {
+    const byStream = new Map<string, Array<Waiting>>()
+    for (const w of appends) {
+      const list = byStream.get(w.call.streamId)
+      if (list === undefined) byStream.set(w.call.streamId, [w])
+      else list.push(w)
+    }
+    return Promise.all(
+      [...byStream.values()].map(async (list) => {
+        for (const w of list) await sendOne(w.call).then(w.resolve, w.reject)
+      }),
+    )
+  }
+
+  /** One call of `append_batch`; `freeSlot` as soon as the statement has returned. */
+  const sendMany = async (batch: ReadonlyArray<Waiting>, freeSlot: () => void): Promise<void> => {
+    let rows: Array<BatchRow>
     try {
-      const result = await pool.query<AppendRow & { ord: number }>({
+      const result = await pool.query<BatchRow>({
         ...many,
         values: [
           batch.map((w) => w.call.streamId),
@@ -188,17 +224,59 @@ export const makeGroupCommit = (
       })
       rows = result.rows
     } catch (error) {
+      freeSlot()
       if (isUnavailable(error)) {
         const typed = toStoreError("appendToStream", error)
         for (const w of batch) w.reject(typed)
         return
       }
-      // The transaction rolled back whole: nothing of the batch was written. One at a time, in
-      // order, each append gets its own outcome or its own error.
-      for (const w of batch) await sendOne(w.call).then(w.resolve, w.reject)
+      // The transaction rolled back whole: nothing of the batch was written. Each append alone
+      // gets its own outcome or its own error.
+      await sendAlone(batch)
       return
     }
-    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(rows[i]!)
+    freeSlot()
+    const held: Array<Waiting> = []
+    for (let i = 0; i < batch.length; i++) {
+      const row = rows[i]!
+      if (row.outcome === "busy") held.push(batch[i]!)
+      else batch[i]!.resolve({ outcome: row.outcome, version: row.version, positions: row.positions })
+    }
+    // Rows another transaction holds: those appends wait alone, outside the slots.
+    if (held.length > 0) await sendAlone(held)
+  }
+
+  /** Takes the next batch: up to `maxBatch` appends, in arrival order, of streams not at the database. */
+  const take = (): Array<Waiting> => {
+    const batch: Array<Waiting> = []
+    const rest: Array<Waiting> = []
+    const skipped = new Set<string>()
+    for (const w of waiting) {
+      const stream = w.call.streamId
+      if (batch.length < maxBatch && !streamsAtDatabase.has(stream) && !skipped.has(stream)) batch.push(w)
+      else {
+        rest.push(w)
+        skipped.add(stream)
+      }
+    }
+    waiting.splice(0, waiting.length, ...rest)
+    return batch
+  }
+
+  /** A slot at the database, given back when the call returns or after `stalledAfterMs`. */
+  const takeSlot = (): (() => void) => {
+    inFlight++
+    let held = true
+    const free = () => {
+      if (!held) return
+      held = false
+      clearTimeout(timer)
+      inFlight--
+      flush()
+    }
+    const timer = setTimeout(free, stalledAfterMs)
+    timer.unref?.()
+    return free
   }
 
   const flush = (): void => {
@@ -206,16 +284,19 @@ export const makeGroupCommit = (
     while (inFlight < maxInFlight && waiting.length > 0) {
       // A stable sort by stream: two batches lock session rows in the same order (no deadlock),
       // and two appends to one stream keep their order.
-      const batch = waiting
-        .splice(0, maxBatch)
-        .sort((a, b) => (a.call.streamId < b.call.streamId ? -1 : a.call.streamId > b.call.streamId ? 1 : 0))
-      inFlight++
+      const batch = take().sort((a, b) =>
+        a.call.streamId < b.call.streamId ? -1 : a.call.streamId > b.call.streamId ? 1 : 0,
+      )
+      if (batch.length === 0) return
+      for (const w of batch) streamsAtDatabase.add(w.call.streamId)
+      const freeSlot = takeSlot()
       const done =
         batch.length === 1
           ? sendOne(batch[0]!.call).then(batch[0]!.resolve, batch[0]!.reject)
-          : sendMany(batch)
+          : sendMany(batch, freeSlot)
       void done.finally(() => {
-        inFlight--
+        for (const w of batch) streamsAtDatabase.delete(w.call.streamId)
+        freeSlot()
         flush()
       })
     }

@@ -1,5 +1,6 @@
 import { fold, type SessionEvent } from "@idtrail/domain"
 import { sql } from "kysely"
+import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { AppendResult } from "../src/index.ts"
 import { backends, dbOf, metadata, openTestStore } from "./fixtures.ts"
@@ -118,3 +119,91 @@ describe.each(backends)("group commit on $name: appends made at once share commi
     }
   })
 })
+
+const databaseUrl = process.env.DATABASE_URL
+
+describe.skipIf(!databaseUrl)(
+  "group commit on postgres: one held session row delays only its own session",
+  () => {
+    let store: Awaited<ReturnType<typeof openTestStore>>
+    let holder: pg.Client
+    beforeAll(async () => {
+      store = await openTestStore(databaseUrl, { poolSize: 20 })
+      holder = new pg.Client({ connectionString: databaseUrl })
+      await holder.connect()
+    })
+    afterAll(async () => {
+      await holder?.end()
+      await store?.dispose()
+    })
+    const start = (stream: string) =>
+      store.appendToStream(stream, [submitted(stream, 1)], { expectedVersion: 0, metadata: metadata() })
+    const cancel = (stream: string, expectedVersion: number) =>
+      store.appendToStream(stream, [canceled(stream, 2 + expectedVersion)], {
+        expectedVersion,
+        metadata: metadata(),
+      })
+    /** Holds the session rows of `streams` in another connection's open transaction. */
+    const hold = async (streams: ReadonlyArray<string>) => {
+      await holder.query("begin")
+      await holder.query(
+        `select 1 from "${store.schema}".verification_sessions where session_id = any($1) for update`,
+        [streams],
+      )
+    }
+    /** Tracks when a promise settles, in the order promises settle. */
+    const settledOrder: Array<string> = []
+    const track = <A>(name: string, promise: Promise<A>): Promise<A> =>
+      promise.finally(() => settledOrder.push(name))
+    const within = <A>(promise: Promise<A>, ms: number): Promise<A | "still waiting"> =>
+      Promise.race([promise, new Promise<"still waiting">((r) => setTimeout(() => r("still waiting"), ms))])
+
+    it("appends for other sessions complete while two appends wait on a held row, whether sent with them or after", async () => {
+      const others = Array.from({ length: 30 }, (_, i) => `vs_held_other_${i}`)
+      await start("vs_held")
+      await hold(["vs_held"])
+      settledOrder.length = 0
+      try {
+        // Two appends for the held session, one after the other, then 30 for others: some in the
+        // same turn as a held append (one batch), the rest after.
+        const held1 = track("held", cancel("vs_held", 1))
+        const held2 = track("held", cancel("vs_held", 1))
+        const sameTurn = others.slice(0, 10).map((s) => track("other", start(s)))
+        await new Promise((r) => setTimeout(r, 20))
+        const later = others.slice(10).map((s) => track("other", start(s)))
+        const all = await within(Promise.all([...sameTurn, ...later]), 15_000)
+        expect(all).not.toBe("still waiting")
+        expect(settledOrder).toEqual(Array(30).fill("other"))
+        await holder.query("commit")
+        // The held session's appends go on in the order they were made: the first wins, the second conflicts.
+        expect((await held1)._tag).toBe("Appended")
+        expect(await held2).toEqual({ _tag: "VersionConflict", expected: 1, actual: 2 })
+        for (const s of others) expect(await store.readStream(s)).toHaveLength(1)
+      } finally {
+        await holder.query("rollback").catch(() => {})
+      }
+    })
+
+    it("two held sessions with an append each, sent alone, do not take every slot from the others", async () => {
+      const heldStreams = ["vs_held_a", "vs_held_b"]
+      for (const s of heldStreams) await start(s)
+      await hold(heldStreams)
+      settledOrder.length = 0
+      try {
+        // Each held append goes alone (two calls: every slot of maxInFlight = 2).
+        const a = track("held", cancel("vs_held_a", 1))
+        await new Promise((r) => setTimeout(r, 5))
+        const b = track("held", cancel("vs_held_b", 1))
+        await new Promise((r) => setTimeout(r, 5))
+        const others = Array.from({ length: 30 }, (_, i) => track("other", start(`vs_held_slots_${i}`)))
+        expect(await within(Promise.all(others), 15_000)).not.toBe("still waiting")
+        expect(settledOrder).toEqual(Array(30).fill("other"))
+        await holder.query("commit")
+        expect((await a)._tag).toBe("Appended")
+        expect((await b)._tag).toBe("Appended")
+      } finally {
+        await holder.query("rollback").catch(() => {})
+      }
+    })
+  },
+)
