@@ -110,6 +110,7 @@ export const UpdateRequested = Schema.TaggedStruct("UpdateRequested", {
   type: Schema.optionalKey(Schema.Literals(["document", "id_number"])),
   /** Which provided details the request sets; their values are personal and stay out. */
   providedDetailsFields: Schema.Array(Schema.Literals(["email", "phone"])),
+  masked,
 })
 
 /** Every event of a session's stream. */

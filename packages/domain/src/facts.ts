@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { looksLikeSecret, maskedValue } from "./secrets.ts"
+import { looksLikeSecret, maskedValue, maskMetadata } from "./secrets.ts"
 import {
   LastError,
   RedactionStatus,
@@ -41,34 +41,6 @@ export interface MaskedFacts {
   readonly facts: SessionFacts
   /** `clientReferenceId` and `metadata.<key>` paths, in that order; empty when nothing was masked. */
   readonly masked: ReadonlyArray<string>
-}
-
-/**
- * Masks secret-shaped metadata. A secret-shaped key is masked too (numbered, so two never
- * collide); the order of the keys is kept, so the same snapshot always masks the same way.
- */
-const maskMetadata = (
-  metadata: Readonly<Record<string, string>>,
-  masked: Array<string>,
-): Readonly<Record<string, string>> => {
-  let out: Record<string, string> | undefined
-  let maskedKeys = 0
-  for (const [key, value] of Object.entries(metadata)) {
-    const secretKey = looksLikeSecret(key)
-    if (!secretKey && !looksLikeSecret(value)) continue
-    out ??= { ...metadata }
-    if (secretKey) {
-      delete out[key]
-      maskedKeys++
-      const name = maskedKeys === 1 ? maskedValue : `${maskedValue} ${maskedKeys}`
-      out[name] = maskedValue
-      masked.push(`metadata.${name}`)
-    } else {
-      out[key] = maskedValue
-      masked.push(`metadata.${key}`)
-    }
-  }
-  return out ?? metadata
 }
 
 /**

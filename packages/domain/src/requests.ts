@@ -10,6 +10,7 @@ import { type DecideError, InvalidRequest, SessionNotFound, TransitionNotAllowed
 import type { SessionEvent } from "./events.ts"
 import { isRedacted, type SessionFacts } from "./facts.ts"
 import { type Action, isActionAllowed } from "./lifecycle.ts"
+import { maskMetadata } from "./secrets.ts"
 import type { SessionState } from "./state.ts"
 
 type Requested = Result.Result<ReadonlyArray<SessionEvent>, DecideError>
@@ -115,7 +116,12 @@ export const requestUpdate = (command: RequestUpdate, state: SessionState): Requ
         (k) => command.provided_details?.[k] !== undefined,
       ),
     }
-    if (command.metadata !== undefined) event.metadata = command.metadata
+    if (command.metadata !== undefined) {
+      // The merchant's values go to Stripe as they are; the log keeps secret-shaped ones masked.
+      const masked: Array<string> = []
+      event.metadata = maskMetadata(command.metadata, masked)
+      if (masked.length > 0) event.masked = masked
+    }
     if (command.options !== undefined) event.options = command.options
     if (command.type === "document" || command.type === "id_number") event.type = command.type
     return [event]

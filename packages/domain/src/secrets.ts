@@ -28,3 +28,33 @@ export const looksLikeSecret = (value: string): boolean =>
 
 /** What a secret-shaped merchant value is replaced by in the facts idtrail keeps. */
 export const maskedValue = "[masked]"
+
+/**
+ * Masks secret-shaped metadata: each such value becomes {@link maskedValue} and its path
+ * (`metadata.<key>`) is pushed onto `masked`. A secret-shaped key is masked too, numbered so two
+ * never collide (Stripe's keys cannot hold `[`). Deterministic: the same metadata always masks
+ * the same way. Returns `metadata` itself when nothing was masked.
+ */
+export const maskMetadata = (
+  metadata: Readonly<Record<string, string>>,
+  masked: Array<string>,
+): Readonly<Record<string, string>> => {
+  let out: Record<string, string> | undefined
+  let maskedKeys = 0
+  for (const [key, value] of Object.entries(metadata)) {
+    const secretKey = looksLikeSecret(key)
+    if (!secretKey && !looksLikeSecret(value)) continue
+    out ??= { ...metadata }
+    if (secretKey) {
+      delete out[key]
+      maskedKeys++
+      const name = maskedKeys === 1 ? maskedValue : `${maskedValue} ${maskedKeys}`
+      out[name] = maskedValue
+      masked.push(`metadata.${name}`)
+    } else {
+      out[key] = maskedValue
+      masked.push(`metadata.${key}`)
+    }
+  }
+  return out ?? metadata
+}

@@ -411,6 +411,13 @@ describe("action rules (fact sheet §2.3)", () => {
     expect(events[0]).toMatchObject({ metadata: { order: "7" }, providedDetailsFields: ["email"] })
     expect(JSON.stringify(events)).not.toContain("jenny@example.com")
   })
+  it("an update with secret-shaped metadata is recorded masked, naming the masked paths, not refused", () => {
+    const { events } = at()
+      .when({ ...update, metadata: { order: "7", pi: "pi_123_secret_abc" } })
+      .thenTags(["UpdateRequested"])
+    expect(events[0]).toMatchObject({ metadata: { order: "7", pi: "[masked]" }, masked: ["metadata.pi"] })
+    expect(JSON.stringify(events)).not.toContain("pi_123_secret_abc")
+  })
   it.each([processing, verified, canceled])("update is refused from $status", (snapshot) => {
     at(snapshot).when(update).thenFails("TransitionNotAllowed")
   })
