@@ -197,6 +197,17 @@ describe("observations (design.md §3), rule by rule", () => {
         ])
     })
 
+    it("a resync keeps the read's secret-shaped merchant values masked, naming them", () => {
+      const remote = session({ metadata: { key: "sk_live_4eC39HqLyjWDarjtT1" }, client_reference_id: "u_1" })
+      const { events, state } = given(started(verified, 100))
+        .when(apiRead(remote, 200))
+        .thenTags(["SessionResynced"])
+      expect(events[0]).toMatchObject({ masked: ["metadata.key"] })
+      expect(state.facts?.metadata).toEqual({ key: "[masked]" })
+      expect(state.facts?.clientReferenceId).toBe("u_1")
+      expect(JSON.stringify(events)).not.toContain("sk_live_")
+    })
+
     it("an unknown status from an authoritative read is kept, as a resync", () => {
       const { state } = given(started(created, 100))
         .when(apiRead(session({ status: "awaiting_review" }), 101))
