@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { SessionEvent } from "@idtrail/domain"
+import { looksLikeSecret, SessionEvent } from "@idtrail/domain"
 import { Result, Schema } from "effect"
 import { ForbiddenField, InvalidEvent, InvalidStreamId, PayloadTooLarge } from "./errors.ts"
 
@@ -60,17 +60,6 @@ export const forbiddenKeys: ReadonlySet<string> = new Set([
 export const isForbiddenKey = (key: string): boolean =>
   // Every forbidden name has 3 to 16 letters; longer keys need separators to match, so 32 is ample.
   key.length >= 3 && key.length <= 32 && forbiddenKeys.has(key.replace(/[-_]/g, "").toLowerCase())
-
-// TODO(S1): the domain's `looksLikeSecret` once it lands; the same shapes.
-const secretShape =
-  /^(?:[a-z]+_[A-Za-z0-9]+_secret_[A-Za-z0-9_]+|[sr]k_(?:live|test)_[A-Za-z0-9]+|whsec_[A-Za-z0-9+/=]+)$/
-const looksLikeSecret = (value: string): boolean =>
-  // The cheap substring tests first: the pattern runs only on strings that could match.
-  (value.includes("_secret_") ||
-    value.includes("k_live_") ||
-    value.includes("k_test_") ||
-    value.startsWith("whsec_")) &&
-  secretShape.test(value)
 
 // Lone UTF-16 surrogates (U+D800–U+DFFF unpaired) are not Unicode: jsonb refuses them.
 const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed()

@@ -8,15 +8,14 @@
  */
 import {
   type DecideError,
-  decide,
-  fold,
+  decideAndFold,
   observeEvent,
   type SessionCommand,
   type SessionEvent,
   type SessionState,
   type StripeEvent,
 } from "@idtrail/domain"
-import { Data, Effect, Result, Schedule } from "effect"
+import { Data, Effect, Schedule } from "effect"
 import { appendFolded, loadState } from "./append.ts"
 import type { StoreContext } from "./context.ts"
 import {
@@ -94,15 +93,6 @@ export const metadataFor = (command: SessionCommand, context: CommandContext): E
     actor: context.actor,
   }
 }
-
-// TODO(S1): the domain's `decideAndFold` once it lands: `decide`, and the state after its events.
-const decideAndFold = (
-  command: SessionCommand,
-  state: SessionState,
-): Result.Result<
-  { readonly events: ReadonlyArray<SessionEvent>; readonly state: SessionState },
-  DecideError
-> => Result.map(decide(command, state), (events) => ({ events, state: fold(events, state) }))
 
 /** Lost the race for the next version: decide again on the new state. Never leaves this module. */
 class LostRace extends Data.TaggedError("LostRace")<{ readonly attempt: number }> {}
