@@ -14,7 +14,8 @@ import type { AddressInfo } from "node:net"
 import { statusEnteredBy, transitions } from "@idtrail/domain"
 import { reconcile, type StripeApi, stripeApi } from "@idtrail/reconciler"
 import { type StartedSimulator, startSimulator } from "@idtrail/simulator"
-import { openStore, type PromiseStore, type WebhookError, webhookResponseStatus } from "@idtrail/store"
+import { openStore, type PromiseStore } from "@idtrail/store"
+import { nodeWebhookHandler } from "@idtrail/webhooks"
 import Stripe from "stripe"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
@@ -50,20 +51,15 @@ beforeAll(async () => {
   store = await openStore({ databaseUrl: process.env.DATABASE_URL, schema })
   let secret = ""
   // The team's webhook endpoint: verify the signature on the raw body, record, acknowledge.
-  receiver = createServer(async (req, res) => {
-    const chunks: Array<Buffer> = []
-    for await (const chunk of req) chunks.push(chunk as Buffer)
-    // Signature windows follow Stripe's clock here, since the simulator's clock is simulated.
-    const outcome = await store
-      .ingestWebhook(
-        { rawBody: Buffer.concat(chunks), signature: req.headers["stripe-signature"] as string | undefined },
-        { secrets: secret, now: () => sim.control.now() },
-      )
-      .catch((error: WebhookError) => error)
-    const status = webhookResponseStatus(outcome)
-    if (status !== 200) rejected.push(`${status}: ${"message" in outcome ? outcome.message : outcome._tag}`)
-    res.writeHead(status).end()
-  })
+  receiver = createServer((req, res) =>
+    nodeWebhookHandler({
+      store,
+      secrets: secret,
+      // Signature windows follow Stripe's clock here, since the simulator's clock is simulated.
+      now: () => sim.control.now(),
+      onError: (error, status) => rejected.push(`${status}: ${(error as Error).message}`),
+    })(req, res),
+  )
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve))
   const { port } = receiver.address() as AddressInfo
   secret = sim.control.addWebhookEndpoint({ url: `http://127.0.0.1:${port}/webhooks` }).secret
