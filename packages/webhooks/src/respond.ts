@@ -64,11 +64,21 @@ const report = (options: WebhookHandlerOptions, error: unknown, status: number):
   }
 }
 
+/** The answer to a bug rather than an input: 500, so Stripe delivers it again. */
+export const internalError: WebhookAnswer = {
+  status: 500,
+  headers: json,
+  body: JSON.stringify({
+    error: { type: "InternalError", message: "the delivery could not be recorded now" },
+  }),
+}
+
 /** Ingests a delivery and answers; a defect (a bug, not an input) is a 500 so Stripe retries. */
 export const deliver = async (
   delivery: WebhookDelivery,
   options: WebhookHandlerOptions,
 ): Promise<WebhookAnswer> => {
+  // The handler's own options stay here; the rest is how to ingest.
   const { store, maxBodyBytes, onError, ...ingestOptions } = options
   const exit = await Effect.runPromiseExit(
     ingestWebhook(delivery, ingestOptions).pipe(Effect.provideService(EventStore, store.service)),
@@ -78,13 +88,4 @@ export const deliver = async (
   if (Result.isSuccess(error)) return answerFor(error.success, options)
   report(options, Cause.squash(exit.cause), 500)
   return internalError
-}
-
-/** The answer to a bug rather than an input: 500, so Stripe delivers it again. */
-export const internalError: WebhookAnswer = {
-  status: 500,
-  headers: json,
-  body: JSON.stringify({
-    error: { type: "InternalError", message: "the delivery could not be recorded now" },
-  }),
 }
