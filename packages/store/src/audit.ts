@@ -1,6 +1,6 @@
 /**
- * The questions auditors ask, as functions over the SQL views of the `0002_audit_views`
- * migration (analysts can query the same views directly). Windows are half-open, `[from, to)`,
+ * The questions auditors ask, as functions over the store's SQL views (`sql/schema.sql`;
+ * analysts can query the same views directly). Windows are half-open, `[from, to)`,
  * on Stripe's clock (the `at` of each event).
  *
  * @since 0.1.0
@@ -56,9 +56,18 @@ export interface FailureCount {
   readonly count: number
 }
 
-/** Seconds from creation to verified, over the sessions verified in a window. */
+/**
+ * Seconds from Stripe's `created` to the transition into verified, on Stripe's clock, over the
+ * sessions verified in a window whose transition time is known (Stripe's `verified` event dated it).
+ */
 export interface TimeToVerified {
+  /** Sessions measured. */
   readonly sessions: number
+  /**
+   * Sessions seen verified in the window whose transition time is unknown (first seen already
+   * verified, e.g. by a sweep, or seen verified by a read): left out of the percentiles.
+   */
+  readonly transitionTimeUnknown: number
   readonly p50: number | null
   readonly p90: number | null
   readonly p99: number | null
@@ -177,12 +186,22 @@ export const audit = (ctx: StoreContext) => ({
       ).pipe(Effect.map((r) => r.rows.map((row) => ({ code: row.code, count: Number(row.count) })))),
     ),
 
-  /** Percentiles (interpolated, like `percentile_cont`) of seconds from creation to verified, for sessions verified in the window. */
+  /**
+   * Percentiles (interpolated, like `percentile_cont`) of seconds from creation to verified, for
+   * sessions verified in the window, over those whose transition time is known (the view's
+   * `seconds`; the others are counted apart).
+   */
   timeToVerified: (window: TimeWindow): Effect.Effect<TimeToVerified, InvalidArgument | DatabaseError> =>
     Effect.flatMap(checkWindow(window), (w) =>
       query("audit.timeToVerified", () =>
-        sql<{ sessions: string; p50: number | null; p90: number | null; p99: number | null }>`
-          select count(*) as sessions,
+        sql<{
+          sessions: string
+          unknown: string
+          p50: number | null
+          p90: number | null
+          p99: number | null
+        }>`
+          select count(seconds) as sessions, count(*) - count(seconds) as unknown,
                  percentile_cont(0.5) within group (order by seconds) as p50,
                  percentile_cont(0.9) within group (order by seconds) as p90,
                  percentile_cont(0.99) within group (order by seconds) as p99
@@ -191,7 +210,13 @@ export const audit = (ctx: StoreContext) => ({
       ).pipe(
         Effect.map((r) => {
           const row = r.rows[0]!
-          return { sessions: Number(row.sessions), p50: row.p50, p90: row.p90, p99: row.p99 }
+          return {
+            sessions: Number(row.sessions),
+            transitionTimeUnknown: Number(row.unknown),
+            p50: row.p50,
+            p90: row.p90,
+            p99: row.p99,
+          }
         }),
       ),
     ),

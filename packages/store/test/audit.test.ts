@@ -6,7 +6,7 @@
 import { sql } from "kysely"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { TimeWindow } from "../src/index.ts"
-import { actor, backends, observation, openTestStore, snapshot } from "./fixtures.ts"
+import { actor, backends, dbOf, observation, openTestStore, snapshot } from "./fixtures.ts"
 
 const monthStart = Date.UTC(2026, 9, 1) / 1000
 const day = 86_400
@@ -216,7 +216,7 @@ describe.each(backends)("audit queries on $name, over a generated month", ({ dat
       .raw(
         `select status, sessions::int as sessions from "${store.schema}".session_counts_by_status order by status`,
       )
-      .execute(store.service.db)
+      .execute(dbOf(store))
     expect(view.rows).toEqual(truth.countsByStatus())
   })
 
@@ -238,6 +238,8 @@ describe.each(backends)("audit queries on $name, over a generated month", ({ dat
     const got = await store.audit.timeToVerified(window)
     const want = truth.timeToVerified(window)
     expect(got.sessions).toBe(want.sessions)
+    // Every verified session here was dated by Stripe's own verified event.
+    expect(got.transitionTimeUnknown).toBe(0)
     for (const p of ["p50", "p90", "p99"] as const) {
       if (want[p] === null) expect(got[p]).toBeNull()
       else expect(got[p]!).toBeCloseTo(want[p]!, 6)
@@ -263,7 +265,7 @@ describe.each(backends)("audit queries on $name, over a generated month", ({ dat
           status: string
         }>`select status from ${sql.raw(`"${store.schema}".session_status_intervals`)}
           where session_id = ${p.id} and valid_from <= to_timestamp(${at})
-            and (valid_until is null or valid_until > to_timestamp(${at}))`.execute(store.service.db)
+            and (valid_until is null or valid_until > to_timestamp(${at}))`.execute(dbOf(store))
         expect(view.rows[0]?.status ?? null).toBe(truth.statusAt(p, at))
       }
     }
@@ -283,9 +285,150 @@ describe.each(backends)("audit queries on $name, over a generated month", ({ dat
     })
     const view = await sql<{ version: string; type: string; stripe_event_id: string; actor_id: string }>`
       select version, type, stripe_event_id, actor_id from ${sql.raw(`"${store.schema}".session_history`)}
-      where session_id = ${p.id} order by version`.execute(store.service.db)
+      where session_id = ${p.id} order by version`.execute(dbOf(store))
     expect(view.rows.map((r) => [Number(r.version), r.type, r.stripe_event_id, r.actor_id])).toEqual(
       history.map((h) => [h.version, h.type, h.stripeEventId, h.actor.id]),
     )
   })
+})
+
+/** How a session's history reached idtrail. */
+const deliveries = ["webhooks", "sweep", "fromVerifiedWebhook", "readVerified"] as const
+type Delivery = (typeof deliveries)[number]
+
+describe.each(backends)("time to verified on $name, for histories that start mid-life", ({ databaseUrl }) => {
+  let store: Awaited<ReturnType<typeof openTestStore>>
+  const random = prng(20261105)
+  const plans = Array.from({ length: 80 }, (_, i) => planSession(i, random))
+  const deliveryOf = (i: number): Delivery => deliveries[i % deliveries.length]!
+  // A sweep of the account five weeks after the month began: the first time idtrail hears of its sessions.
+  const sweepAt = monthStart + 35 * day
+  const readDelay = 600
+
+  /**
+   * What Stripe's own events say: a session's transition into verified has a known Stripe time only
+   * when Stripe's `identity.verification_session.verified` event reached idtrail; otherwise idtrail
+   * knows only when it first saw the session verified (`verifiedAt`, an upper bound).
+   */
+  const truth = plans.flatMap((p, i) => {
+    const verified = p.steps.find((s) => s.status === "verified" && s.redaction === undefined)
+    if (verified === undefined) return []
+    const delivery = deliveryOf(i)
+    const known = delivery === "webhooks" || delivery === "fromVerifiedWebhook"
+    const verifiedAt =
+      delivery === "sweep" ? sweepAt : delivery === "readVerified" ? verified.at + readDelay : verified.at
+    return [{ sessionId: p.id, delivery, known, verifiedAt, seconds: known ? verified.at - p.created : null }]
+  })
+  const expectedIn = (w: TimeWindow) => {
+    const inside = truth.filter((t) => inWindow(t.verifiedAt, w))
+    const seconds = inside.flatMap((t) => (t.seconds === null ? [] : [t.seconds])).sort((a, b) => a - b)
+    return {
+      sessions: seconds.length,
+      transitionTimeUnknown: inside.filter((t) => !t.known).length,
+      p50: percentile(seconds, 0.5),
+      p90: percentile(seconds, 0.9),
+      p99: percentile(seconds, 0.99),
+    }
+  }
+  const windows: ReadonlyArray<TimeWindow> = [
+    { from: new Date(monthStart * 1000), to: new Date((monthStart + 40 * day) * 1000) },
+    { from: new Date(monthStart * 1000), to: new Date((monthStart + 30 * day) * 1000) },
+    { from: new Date((monthStart + 10 * day) * 1000), to: new Date((monthStart + 36 * day) * 1000) },
+  ]
+
+  beforeAll(async () => {
+    store = await openTestStore(databaseUrl)
+    const sessionAt = (p: Plan, s: Step) =>
+      snapshot(p.id, s.status, {
+        created: p.created,
+        last_error: s.code === undefined ? null : { code: s.code, reason: `because ${s.code}` },
+        redaction: s.redaction === undefined ? null : { status: s.redaction },
+      })
+    for (const [i, p] of plans.entries()) {
+      const webhook = (k: number) =>
+        store.handle(
+          p.id,
+          observation(sessionAt(p, p.steps[k]!), p.steps[k]!.at, "webhook", `evt_${p.id}_${k}`),
+          {
+            actor,
+          },
+        )
+      const v = p.steps.findIndex((s) => s.status === "verified")
+      const last = p.steps.length - 1
+      switch (deliveryOf(i)) {
+        case "webhooks":
+          for (let k = 0; k <= last; k++) await webhook(k)
+          break
+        case "sweep":
+          await store.handle(p.id, observation(sessionAt(p, p.steps[last]!), sweepAt, "reconciler"), {
+            actor,
+          })
+          break
+        case "fromVerifiedWebhook":
+          for (let k = v === -1 ? last : v; k <= last; k++) await webhook(k)
+          break
+        case "readVerified":
+          for (let k = 0; k < (v === -1 ? last + 1 : v); k++) await webhook(k)
+          if (v !== -1)
+            await store.handle(
+              p.id,
+              observation(sessionAt(p, p.steps[v]!), p.steps[v]!.at + readDelay, "api"),
+              {
+                actor,
+              },
+            )
+      }
+    }
+  }, 120_000)
+  afterAll(async () => {
+    await store?.dispose()
+  })
+
+  it("the scenario has verified sessions of every delivery, and known times of hours where first sight came weeks later", () => {
+    for (const delivery of deliveries) {
+      expect(truth.filter((t) => t.delivery === delivery).length).toBeGreaterThan(2)
+    }
+    const all = expectedIn(windows[0]!)
+    expect(all.sessions).toBeGreaterThan(5)
+    expect(all.transitionTimeUnknown).toBeGreaterThan(5)
+    expect(all.p99!).toBeLessThan(2 * day)
+  })
+
+  it("the view marks each verified session's transition time as known (Stripe's event) or not, with seconds only when known", async () => {
+    const view = await sql<{
+      session_id: string
+      verified_at: Date
+      seconds: number | null
+      verified_at_known: boolean
+    }>`
+      select session_id, verified_at, seconds, verified_at_known
+        from ${sql.raw(`"${store.schema}".session_verification_times`)} order by session_id`.execute(
+      dbOf(store),
+    )
+    expect(
+      view.rows.map((r) => ({
+        sessionId: r.session_id,
+        known: r.verified_at_known,
+        verifiedAt: r.verified_at.getTime() / 1000,
+        seconds: r.seconds,
+      })),
+    ).toEqual(truth.map(({ delivery: _, ...t }) => t))
+  })
+
+  it.each([0, 1, 2])(
+    "percentiles count only known transition times, and say how many were left out, in window %i",
+    async (w) => {
+      const window = windows[w]!
+      const got = await store.audit.timeToVerified(window)
+      const want = expectedIn(window)
+      expect({ sessions: got.sessions, unknown: got.transitionTimeUnknown }).toEqual({
+        sessions: want.sessions,
+        unknown: want.transitionTimeUnknown,
+      })
+      for (const p of ["p50", "p90", "p99"] as const) {
+        if (want[p] === null) expect(got[p]).toBeNull()
+        else expect(got[p]!).toBeCloseTo(want[p]!, 6)
+      }
+    },
+  )
 })

@@ -1,0 +1,413 @@
+-- The store's schema after every migration, read back from the catalog; {{schema}} is the
+-- schema's name. Generated: `pnpm --filter @idtrail/store run schema:snapshot`; never edit by hand.
+-- Which migration defines each live function: see the store's README, "SQL schema".
+
+-- tables
+
+create table {{schema}}.events (
+  position bigint generated always as identity not null,
+  stream_id text collate "C" not null,
+  stream_version bigint not null,
+  type text not null,
+  data jsonb not null,
+  metadata jsonb not null,
+  stripe_event_id text collate "C",
+  transaction_id xid8 not null default pg_current_xact_id(),
+  recorded_at timestamp with time zone not null default now(),
+  constraint events_pkey PRIMARY KEY (stream_id, stream_version)
+);
+comment on table {{schema}}.events is 'The append-only event log of VerificationSessions. Read in global order by (transaction_id, position), only below pg_snapshot_xmin(pg_current_snapshot()).';
+
+create table {{schema}}.projection_checkpoints (
+  name text not null,
+  transaction_id xid8 not null,
+  position bigint not null,
+  updated_at timestamp with time zone not null default now(),
+  constraint projection_checkpoints_pkey PRIMARY KEY (name)
+);
+
+create table {{schema}}.reconciler_cursors (
+  account text not null,
+  kind text not null,
+  cursor jsonb not null,
+  updated_at timestamp with time zone not null default now(),
+  constraint reconciler_cursors_kind_check CHECK ((kind = ANY (ARRAY['events'::text, 'sweep'::text]))),
+  constraint reconciler_cursors_pkey PRIMARY KEY (account, kind)
+);
+
+create table {{schema}}.reconciler_leases (
+  account text not null,
+  run_id text not null,
+  lease_until timestamp with time zone not null,
+  constraint reconciler_leases_pkey PRIMARY KEY (account)
+);
+
+create table {{schema}}.reconciler_quarantine (
+  account text not null,
+  session_id text collate "C" not null,
+  run_id text not null,
+  error_tag text not null,
+  message text not null,
+  attempts integer not null default 1,
+  first_at timestamp with time zone not null default now(),
+  last_at timestamp with time zone not null default now(),
+  constraint reconciler_quarantine_attempts_check CHECK ((attempts > 0)),
+  constraint reconciler_quarantine_pkey PRIMARY KEY (account, session_id)
+);
+
+create table {{schema}}.verification_sessions (
+  session_id text collate "C" not null,
+  status text,
+  redaction_status text,
+  last_error_code text,
+  type text,
+  livemode boolean,
+  created timestamp with time zone,
+  metadata jsonb not null default '{}'::jsonb,
+  version bigint not null,
+  needs_refresh boolean not null default false,
+  last_change_at timestamp with time zone,
+  updated_at timestamp with time zone not null default now(),
+  state json not null,
+  constraint verification_sessions_pkey PRIMARY KEY (session_id)
+) with (fillfactor=50);
+
+-- indexes
+
+CREATE INDEX events_global_order ON {{schema}}.events USING btree (transaction_id, "position");
+
+CREATE UNIQUE INDEX events_stripe_event_id ON {{schema}}.events USING btree (stripe_event_id) WHERE (stripe_event_id IS NOT NULL);
+
+CREATE INDEX verification_sessions_created ON {{schema}}.verification_sessions USING btree (created, session_id);
+
+-- views
+
+create view {{schema}}.session_counts_by_status as
+ SELECT status,
+    count(*) AS sessions
+   FROM {{schema}}.verification_sessions v
+  GROUP BY status;
+
+create view {{schema}}.session_failures as
+ SELECT stream_id AS session_id,
+    "position",
+    data ->> 'code'::text AS code,
+    data ->> 'reason'::text AS reason,
+    to_timestamp(((data ->> 'at'::text)::bigint)::double precision) AS at,
+    recorded_at
+   FROM {{schema}}.events e
+  WHERE type = 'VerificationFailed'::text;
+
+create view {{schema}}.session_history as
+ SELECT stream_id AS session_id,
+    stream_version AS version,
+    "position",
+    type,
+    to_timestamp(((data ->> 'at'::text)::bigint)::double precision) AS at,
+    recorded_at,
+    metadata ->> 'source'::text AS source,
+    metadata ->> 'stripeEventId'::text AS stripe_event_id,
+    metadata ->> 'stripeEventType'::text AS stripe_event_type,
+    to_timestamp(((metadata ->> 'observedAt'::text)::bigint)::double precision) AS observed_at,
+    metadata ->> 'causationId'::text AS causation_id,
+    metadata ->> 'correlationId'::text AS correlation_id,
+    (metadata -> 'actor'::text) ->> 'kind'::text AS actor_kind,
+    (metadata -> 'actor'::text) ->> 'id'::text AS actor_id,
+    data,
+    metadata
+   FROM {{schema}}.events e;
+
+create view {{schema}}.session_redactions as
+ SELECT v.session_id,
+    v.status,
+    v.redaction_status,
+        CASE
+            WHEN v.redaction_status = 'redacted'::text THEN 'redacted'::text
+            WHEN v.redaction_status IS NOT NULL THEN 'pending'::text
+            ELSE 'requested'::text
+        END AS redaction,
+    r.requested_at,
+    v.last_change_at
+   FROM {{schema}}.verification_sessions v
+     LEFT JOIN ( SELECT e.stream_id,
+            max(to_timestamp(((e.data ->> 'at'::text)::bigint)::double precision)) AS requested_at
+           FROM {{schema}}.events e
+          WHERE e.type = 'RedactionRequested'::text
+          GROUP BY e.stream_id) r ON r.stream_id = v.session_id
+  WHERE v.redaction_status IS NOT NULL OR r.stream_id IS NOT NULL;
+
+create view {{schema}}.session_status_intervals as
+ SELECT session_id,
+    to_status AS status,
+    at AS valid_from,
+    lead(at) OVER (PARTITION BY session_id ORDER BY version) AS valid_until,
+    recorded_at AS recorded_from,
+    lead(recorded_at) OVER (PARTITION BY session_id ORDER BY version) AS recorded_until,
+    version
+   FROM {{schema}}.session_transitions t
+  WHERE from_status IS DISTINCT FROM to_status;
+
+create view {{schema}}.session_transitions as
+ SELECT session_id,
+    version,
+    "position",
+    type,
+    lag(to_status) OVER (PARTITION BY session_id ORDER BY version) AS from_status,
+    to_status,
+    at,
+    recorded_at,
+    source,
+    actor_kind,
+    actor_id
+   FROM ( SELECT e.stream_id AS session_id,
+            e.stream_version AS version,
+            e."position",
+            e.type,
+                CASE e.type
+                    WHEN 'SessionStarted'::text THEN (e.data -> 'facts'::text) ->> 'status'::text
+                    WHEN 'SessionSubmitted'::text THEN 'processing'::text
+                    WHEN 'SessionVerified'::text THEN 'verified'::text
+                    WHEN 'VerificationFailed'::text THEN 'requires_input'::text
+                    WHEN 'SessionCanceled'::text THEN 'canceled'::text
+                    WHEN 'SessionResynced'::text THEN (e.data -> 'remote'::text) ->> 'status'::text
+                    ELSE NULL::text
+                END AS to_status,
+            to_timestamp(((e.data ->> 'at'::text)::bigint)::double precision) AS at,
+            e.recorded_at,
+            e.metadata ->> 'source'::text AS source,
+            (e.metadata -> 'actor'::text) ->> 'kind'::text AS actor_kind,
+            (e.metadata -> 'actor'::text) ->> 'id'::text AS actor_id
+           FROM {{schema}}.events e
+          WHERE e.type = ANY (ARRAY['SessionStarted'::text, 'SessionSubmitted'::text, 'SessionVerified'::text, 'VerificationFailed'::text, 'SessionCanceled'::text, 'SessionResynced'::text])) t;
+
+create view {{schema}}.session_verification_times as
+ SELECT v.session_id,
+    v.created,
+    f.verified_at,
+        CASE
+            WHEN f.verified_at_known THEN EXTRACT(epoch FROM f.verified_at - v.created)::double precision
+            ELSE NULL::double precision
+        END AS seconds,
+    f.verified_at_known
+   FROM {{schema}}.verification_sessions v
+     JOIN ( SELECT DISTINCT ON (t.session_id) t.session_id,
+            t.at AS verified_at,
+            COALESCE((e.metadata ->> 'stripeEventType'::text) = 'identity.verification_session.verified'::text, false) AS verified_at_known
+           FROM {{schema}}.session_transitions t
+             JOIN {{schema}}.events e ON e.stream_id = t.session_id AND e.stream_version = t.version
+          WHERE t.to_status = 'verified'::text
+          ORDER BY t.session_id, t.version) f ON f.session_id = v.session_id;
+
+-- functions
+
+CREATE OR REPLACE FUNCTION {{schema}}.append_batch(p_stream_ids text[], p_expected_versions bigint[], p_stripe_event_ids text[], p_events jsonb[], p_metadata jsonb[], p_states jsonb[], OUT ord integer, OUT outcome text, OUT version bigint, OUT positions bigint[])
+ RETURNS SETOF record
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_locked text[];
+  v_busy text[];
+begin
+  select coalesce(array_agg(l.session_id), '{}') into v_locked
+    from (select v.session_id from {{schema}}.verification_sessions v
+           where v.session_id = any(p_stream_ids)
+           order by v.session_id
+             for update skip locked) l;
+  select coalesce(array_agg(v.session_id), '{}') into v_busy
+    from {{schema}}.verification_sessions v
+   where v.session_id = any(p_stream_ids) and v.session_id <> all(v_locked);
+  for i in 1 .. coalesce(array_length(p_stream_ids, 1), 0) loop
+    ord := i;
+    if p_stream_ids[i] = any(v_busy) then
+      outcome := 'busy';
+      version := null;
+      positions := null;
+    else
+      select a.outcome, a.version, a.positions into outcome, version, positions
+        from {{schema}}.append_to_stream(p_stream_ids[i], p_expected_versions[i], p_stripe_event_ids[i],
+                                   p_events[i], p_metadata[i], p_states[i]) a;
+    end if;
+    return next;
+  end loop;
+end
+$function$
+;
+
+CREATE OR REPLACE FUNCTION {{schema}}.append_one(p_stream_id text, p_expected_version bigint, p_stripe_event_id text, p_type text, p_event jsonb, p_metadata jsonb, p_state json, p_status text, p_redaction_status text, p_last_error_code text, p_session_type text, p_livemode boolean, p_created bigint, p_session_metadata jsonb, p_needs_refresh boolean, p_last_change_at bigint, OUT outcome text, OUT version bigint, OUT event_position bigint)
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+begin
+  if p_stripe_event_id is not null
+     and exists (select 1 from {{schema}}.events e where e.stripe_event_id = p_stripe_event_id) then
+    outcome := 'duplicate';
+    return;
+  end if;
+  if p_expected_version > 0 then
+    update {{schema}}.verification_sessions as v set
+      status = p_status,
+      redaction_status = p_redaction_status,
+      last_error_code = p_last_error_code,
+      type = p_session_type,
+      livemode = p_livemode,
+      created = to_timestamp(p_created),
+      metadata = coalesce(p_session_metadata, '{}'),
+      version = p_expected_version + 1,
+      needs_refresh = coalesce(p_needs_refresh, false),
+      last_change_at = to_timestamp(p_last_change_at),
+      updated_at = now(),
+      state = p_state
+    where v.session_id = p_stream_id and v.version = p_expected_version;
+    if found then
+      insert into {{schema}}.events (stream_id, stream_version, type, data, metadata, stripe_event_id)
+      values (p_stream_id, p_expected_version + 1, p_type, p_event, p_metadata, p_stripe_event_id)
+      returning {{schema}}.events.position into event_position;
+      outcome := 'appended';
+      version := p_expected_version + 1;
+      return;
+    end if;
+  end if;
+  -- A new stream, a lost race or a missing row: nothing is written yet; the general append decides.
+  select a.outcome, a.version, a.positions[1] into outcome, version, event_position
+    from {{schema}}.append_to_stream(p_stream_id, p_expected_version, p_stripe_event_id,
+                               jsonb_build_array(p_event), p_metadata, p_state::jsonb) a;
+end
+$function$
+;
+
+CREATE OR REPLACE FUNCTION {{schema}}.append_to_stream(p_stream_id text, p_expected_version bigint, p_stripe_event_id text, p_events jsonb, p_metadata jsonb, p_state jsonb, OUT outcome text, OUT version bigint, OUT positions bigint[])
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_count int := jsonb_array_length(p_events);
+  v_version bigint := p_expected_version + jsonb_array_length(p_events);
+  v_position bigint;
+  v_won boolean := false;
+begin
+  if p_stripe_event_id is not null
+     and exists (select 1 from {{schema}}.events e where e.stripe_event_id = p_stripe_event_id) then
+    outcome := 'duplicate';
+    return;
+  end if;
+
+  if p_expected_version > 0 then
+    if p_state is null then
+      -- No folded state: move the version only; readers fold the stream past the row's state.
+      update {{schema}}.verification_sessions as v set version = v_version, updated_at = now()
+       where v.session_id = p_stream_id and v.version = p_expected_version;
+    else
+
+  update {{schema}}.verification_sessions as v set
+    status = p_state->'facts'->>'status',
+    redaction_status = p_state->'facts'->>'redactionStatus',
+    last_error_code = p_state->'facts'->'lastError'->>'code',
+    type = p_state->'facts'->>'type',
+    livemode = (p_state->'facts'->>'livemode')::boolean,
+    created = to_timestamp((p_state->'facts'->>'created')::bigint),
+    metadata = coalesce(p_state->'facts'->'metadata', '{}'),
+    needs_refresh = coalesce((p_state->>'needsRefresh')::boolean, false),
+    last_change_at = to_timestamp((p_state->>'lastChangeAt')::bigint),
+    state = coalesce(p_state, '{}'::jsonb),
+    version = v_version,
+    updated_at = now()
+  where v.session_id = p_stream_id and v.version = p_expected_version;
+    end if;
+    v_won := found;
+  elsif not exists (select 1 from {{schema}}.events e where e.stream_id = p_stream_id) then
+
+  insert into {{schema}}.verification_sessions as v (
+    session_id, status, redaction_status, last_error_code, type, livemode, created, metadata, needs_refresh, last_change_at, state, version, updated_at)
+  values (p_stream_id, p_state->'facts'->>'status', p_state->'facts'->>'redactionStatus', p_state->'facts'->'lastError'->>'code', p_state->'facts'->>'type', (p_state->'facts'->>'livemode')::boolean, to_timestamp((p_state->'facts'->>'created')::bigint), coalesce(p_state->'facts'->'metadata', '{}'), coalesce((p_state->>'needsRefresh')::boolean, false), to_timestamp((p_state->>'lastChangeAt')::bigint), coalesce(p_state, '{}'::jsonb), v_version, now())
+  on conflict (session_id) do nothing;
+    v_won := found;
+  end if;
+
+  if not v_won then
+    select v.version into version from {{schema}}.verification_sessions v where v.session_id = p_stream_id;
+    if not found then
+      -- The stream has no session row (deleted outside the store): the log says where it is, and
+      -- a writer that agrees puts the row back (the row's unique key decides between two).
+      version := coalesce((select max(e.stream_version) from {{schema}}.events e where e.stream_id = p_stream_id), 0);
+      if version = p_expected_version then
+
+  insert into {{schema}}.verification_sessions as v (
+    session_id, status, redaction_status, last_error_code, type, livemode, created, metadata, needs_refresh, last_change_at, state, version, updated_at)
+  values (p_stream_id, p_state->'facts'->>'status', p_state->'facts'->>'redactionStatus', p_state->'facts'->'lastError'->>'code', p_state->'facts'->>'type', (p_state->'facts'->>'livemode')::boolean, to_timestamp((p_state->'facts'->>'created')::bigint), coalesce(p_state->'facts'->'metadata', '{}'), coalesce((p_state->>'needsRefresh')::boolean, false), to_timestamp((p_state->>'lastChangeAt')::bigint), coalesce(p_state, '{}'::jsonb), v_version, now())
+  on conflict (session_id) do nothing;
+        v_won := found;
+        if not v_won then
+          select v.version into version from {{schema}}.verification_sessions v where v.session_id = p_stream_id;
+        end if;
+      end if;
+    end if;
+    if not v_won then
+      outcome := 'conflict';
+      version := coalesce(version, 0);
+      return;
+    end if;
+  end if;
+
+  if v_count = 1 then
+    insert into {{schema}}.events (stream_id, stream_version, type, data, metadata, stripe_event_id)
+    values (p_stream_id, v_version, p_events->0->>'_tag', p_events->0, p_metadata, p_stripe_event_id)
+    returning position into v_position;
+    positions := array[v_position];
+  else
+    with inserted as (
+      insert into {{schema}}.events (stream_id, stream_version, type, data, metadata, stripe_event_id)
+      select p_stream_id, p_expected_version + e.ord, e.value->>'_tag', e.value, p_metadata,
+             case when e.ord = 1 then p_stripe_event_id end
+        from jsonb_array_elements(p_events) with ordinality as e(value, ord)
+       order by e.ord
+      returning {{schema}}.events.position
+    )
+    select array_agg(i.position order by i.position) into positions from inserted i;
+  end if;
+  outcome := 'appended';
+  version := v_version;
+end
+$function$
+;
+
+CREATE OR REPLACE FUNCTION {{schema}}.project_session(p_session_id text, p_version bigint, p_state jsonb)
+ RETURNS void
+ LANGUAGE sql
+AS $function$
+
+  insert into {{schema}}.verification_sessions as v (
+    session_id, status, redaction_status, last_error_code, type, livemode, created, metadata, needs_refresh, last_change_at, state, version, updated_at)
+  values (p_session_id, p_state->'facts'->>'status', p_state->'facts'->>'redactionStatus', p_state->'facts'->'lastError'->>'code', p_state->'facts'->>'type', (p_state->'facts'->>'livemode')::boolean, to_timestamp((p_state->'facts'->>'created')::bigint), coalesce(p_state->'facts'->'metadata', '{}'), coalesce((p_state->>'needsRefresh')::boolean, false), to_timestamp((p_state->>'lastChangeAt')::bigint), coalesce(p_state, '{}'::jsonb), p_version, now())
+  on conflict (session_id) do update set
+    status = excluded.status,
+    redaction_status = excluded.redaction_status,
+    last_error_code = excluded.last_error_code,
+    type = excluded.type,
+    livemode = excluded.livemode,
+    created = excluded.created,
+    metadata = excluded.metadata,
+    needs_refresh = excluded.needs_refresh,
+    last_change_at = excluded.last_change_at,
+    state = excluded.state,
+    version = excluded.version,
+    updated_at = excluded.updated_at
+  where v.version <= excluded.version
+$function$
+;
+
+CREATE OR REPLACE FUNCTION {{schema}}.refuse_event_changes()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+  raise exception 'the event log %.events is append-only: % is refused', tg_table_schema, tg_op
+    using errcode = 'IT001', hint = 'Record a new event instead (SessionUpdated, SessionResynced, ...).';
+end
+$function$
+;
+
+-- triggers
+
+CREATE TRIGGER events_refuse_truncate BEFORE TRUNCATE ON {{schema}}.events FOR EACH STATEMENT EXECUTE FUNCTION {{schema}}.refuse_event_changes();
+
+CREATE TRIGGER events_refuse_update_delete BEFORE DELETE OR UPDATE ON {{schema}}.events FOR EACH ROW EXECUTE FUNCTION {{schema}}.refuse_event_changes();
