@@ -30,6 +30,7 @@ import { type HandleError, type HandleOptions, type HandleResult, handle, observ
 import type { CommandContext } from "./metadata.ts"
 import { defaultSchema, isValidSchemaName, migrate } from "./migrations.ts"
 import {
+  type CatchUpResult,
   catchUp,
   checkpointOf,
   type Projection,
@@ -117,11 +118,14 @@ export interface EventStoreService {
     projection: Projection,
     options?: ProjectionOptions,
   ) => Stream.Stream<ProjectionProgress, CorruptEvent | DatabaseError>
-  /** Applies batches to a projection until it has caught up; returns the number of events applied. */
+  /**
+   * Applies batches to a projection until it has caught up, or is held back by an open
+   * transaction (`heldBack`); returns the events applied, the checkpoint and the lag.
+   */
   readonly catchUp: (
     projection: Projection,
     options?: ProjectionOptions,
-  ) => Effect.Effect<number, CorruptEvent | DatabaseError>
+  ) => Effect.Effect<CatchUpResult, CorruptEvent | DatabaseError>
   /** A projection's saved checkpoint. */
   readonly checkpoint: (name: string) => Effect.Effect<Checkpoint | null, DatabaseError>
   /**

@@ -10,9 +10,10 @@
  */
 import { evolve, initialState, type SessionState } from "@idtrail/domain"
 import { type Duration, Effect, Result, Stream } from "effect"
-import { type Kysely, sql } from "kysely"
+import { CompiledQuery, type Kysely, sql } from "kysely"
 import type { StoreContext } from "./context.ts"
 import type { CorruptEvent, DatabaseError } from "./errors.ts"
+import { type HeldBack, lagAfter } from "./held-back.ts"
 import {
   type Checkpoint,
   type EventRow,
@@ -33,11 +34,26 @@ export interface Projection {
   readonly truncate: (tx: Kysely<unknown>) => Promise<void>
 }
 
-/** One batch applied by a projection. */
+/** One batch applied by a projection, and how far behind the log it still is. */
 export interface ProjectionProgress {
   readonly projection: string
   readonly events: number
   readonly checkpoint: Checkpoint
+  /** How long the first event not yet applied has waited, in milliseconds; 0 when caught up. */
+  readonly lagMs: number
+  /** Present when committed events wait behind an open transaction (see `HeldBack`). */
+  readonly heldBack?: HeldBack
+}
+
+/** What a catch-up did: the events it applied, where it stopped, and why it stopped there. */
+export interface CatchUpResult {
+  readonly events: number
+  /** The projection's checkpoint afterwards; `null` when it has applied nothing yet. */
+  readonly checkpoint: Checkpoint | null
+  /** 0 when caught up; otherwise how long the first event not applied has waited, in milliseconds. */
+  readonly lagMs: number
+  /** Present when it stopped short of committed events hidden behind an open transaction. */
+  readonly heldBack?: HeldBack
 }
 
 /** Options of the catch-up loop and the subscription. */
@@ -86,7 +102,9 @@ export const checkpointOf =
 
 /**
  * Applies the next batch after the projection's checkpoint, in one transaction with the new
- * checkpoint. The checkpoint row is locked, so two workers never apply the same batch.
+ * checkpoint. A transaction-scoped advisory lock on the projection's name makes two workers
+ * take turns, and takes no transaction id: the snapshot's `xmin` is read first, so the
+ * transaction never holds itself back.
  */
 export const applyNextBatch =
   (ctx: StoreContext) =>
@@ -98,35 +116,48 @@ export const applyNextBatch =
       try: () =>
         ctx.db.transaction().execute(async (tx) => {
           const cp = ctx.ref("projection_checkpoints")
-          await sql`insert into ${cp} (name, transaction_id, position) values (${projection.name}, '0', 0)
-            on conflict (name) do nothing`.execute(tx)
+          await lockProjection(ctx, tx, projection.name)
           const saved = await sql<{
-            transaction_id: string
-            position: string
-          }>`select transaction_id, position
-            from ${cp} where name = ${projection.name} for update`.execute(tx)
+            xmin: string
+            transaction_id: string | null
+            position: string | null
+          }>`select pg_snapshot_xmin(pg_current_snapshot())::text as xmin, c.transaction_id::text, c.position::text
+            from (select 1) as one left join ${cp} as c on c.name = ${projection.name}`.execute(tx)
           const at = saved.rows[0]!
+          const from = { transactionId: at.transaction_id ?? "0", position: at.position ?? "0" }
           const rows = await sql<Record<string, unknown>>`${sql.raw(selectEvents)}
             from ${ctx.ref("events")}
-            where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-              and (transaction_id, position) > (${at.transaction_id}::xid8, ${at.position}::bigint)
+            where transaction_id < ${at.xmin}::xid8
+              and (transaction_id, position) > (${from.transactionId}::xid8, ${from.position}::bigint)
             order by transaction_id, position limit ${batchSize}`.execute(tx)
           const events = toRecorded(rows.rows.map(asRow))
           if (Result.isFailure(events)) throw new Corrupt(events.failure)
           const batch = events.success
           const last = batch[batch.length - 1]
           const checkpoint = {
-            transactionId: last?.transactionId ?? BigInt(at.transaction_id),
-            position: last?.position ?? Number(at.position),
+            transactionId: last?.transactionId ?? BigInt(from.transactionId),
+            position: last?.position ?? Number(from.position),
           }
           if (last !== undefined) {
             await projection.apply(tx, batch)
-            await sql`update ${cp} set transaction_id = ${checkpoint.transactionId.toString()}::xid8,
-              position = ${checkpoint.position}, updated_at = now() where name = ${projection.name}`.execute(
-              tx,
-            )
+            await sql`insert into ${cp} (name, transaction_id, position, updated_at)
+              values (${projection.name}, ${checkpoint.transactionId.toString()}::xid8, ${checkpoint.position}, now())
+              on conflict (name) do update set transaction_id = excluded.transaction_id,
+                position = excluded.position, updated_at = excluded.updated_at`.execute(tx)
           }
-          return { projection: projection.name, events: batch.length, checkpoint }
+          const lag = await lagAfter(
+            { query: async (text, values) => tx.executeQuery(CompiledQuery.raw(text, [...values])) },
+            ctx,
+            checkpoint.position === 0 ? null : checkpoint,
+            at.xmin,
+          )
+          return {
+            projection: projection.name,
+            events: batch.length,
+            checkpoint,
+            lagMs: lag.lagMs,
+            ...(lag.heldBack === undefined ? {} : { heldBack: lag.heldBack }),
+          }
         }),
       catch: (error) => error,
     }).pipe(
@@ -135,25 +166,46 @@ export const applyNextBatch =
       ),
     )
 
-/** Applies batches until the projection has caught up with the log; returns how many events it applied. */
+/** Makes the workers of one projection (and its rebuild) take turns, until the transaction ends. */
+const lockProjection = (ctx: StoreContext, tx: Kysely<unknown>, name: string) =>
+  sql`select pg_advisory_xact_lock(hashtext(${`idtrail.projection.${ctx.schema}`}), hashtext(${name}))`.execute(
+    tx,
+  )
+
+/**
+ * Applies batches until the projection has caught up with the log, or with what it may read: the
+ * result says when an open transaction hides committed events (`heldBack`), so a stop there is
+ * never mistaken for being caught up.
+ */
 export const catchUp =
   (ctx: StoreContext) =>
   (
     projection: Projection,
     options: ProjectionOptions = {},
-  ): Effect.Effect<number, CorruptEvent | DatabaseError> =>
+  ): Effect.Effect<CatchUpResult, CorruptEvent | DatabaseError> =>
     Effect.gen(function* () {
+      const batchSize = options.batchSize ?? 500
       let total = 0
       for (;;) {
-        const progress = yield* applyNextBatch(ctx)(projection, options.batchSize)
+        const progress = yield* applyNextBatch(ctx)(projection, batchSize)
         total += progress.events
-        if (progress.events === 0) return total
+        if (progress.events < batchSize) {
+          const { checkpoint, lagMs, heldBack } = progress
+          return {
+            events: total,
+            checkpoint: checkpoint.position === 0 ? null : checkpoint,
+            lagMs,
+            ...(heldBack === undefined ? {} : { heldBack }),
+          }
+        }
       }
     })
 
 /**
- * A polling subscription: an endless stream of applied batches. When caught up it waits
- * `pollInterval` and looks again. Interrupting the stream stops the projection between batches.
+ * A polling subscription: an endless stream of applied batches, each with the projection's lag.
+ * When caught up it waits `pollInterval` and looks again. When it is held back it also says so
+ * with a progress of 0 events, once per holding transaction. Interrupting the stream stops the
+ * projection between batches.
  */
 export const subscribe =
   (ctx: StoreContext) =>
@@ -161,17 +213,23 @@ export const subscribe =
     projection: Projection,
     options: ProjectionOptions = {},
   ): Stream.Stream<ProjectionProgress, CorruptEvent | DatabaseError> =>
-    Stream.unfold(undefined, () =>
+    Stream.unfold(null as bigint | null, (reportedHolder) =>
       Effect.gen(function* () {
         for (;;) {
           const progress = yield* applyNextBatch(ctx)(projection, options.batchSize)
-          if (progress.events > 0) return [progress, undefined] as const
+          const holder = progress.heldBack?.transactionId ?? null
+          if (progress.events > 0 || (holder !== null && holder !== reportedHolder))
+            return [progress, holder] as const
           yield* Effect.sleep(options.pollInterval ?? "200 millis")
         }
       }),
     )
 
-/** Empties an asynchronous projection and replays the whole log into it. */
+/**
+ * Empties an asynchronous projection and replays the whole log into it; returns how many events
+ * it applied. Like `catchUp`, it stops at what it may read: a `catchUp` afterwards says whether
+ * an open transaction held it back.
+ */
 export const rebuildProjection =
   (ctx: StoreContext) =>
   (
@@ -181,13 +239,14 @@ export const rebuildProjection =
     Effect.gen(function* () {
       yield* query("rebuild", () =>
         ctx.db.transaction().execute(async (tx) => {
+          await lockProjection(ctx, tx, projection.name)
           await projection.truncate(tx)
           await sql`delete from ${ctx.ref("projection_checkpoints")} where name = ${projection.name}`.execute(
             tx,
           )
         }),
       )
-      return yield* catchUp(ctx)(projection, options)
+      return (yield* catchUp(ctx)(projection, options)).events
     })
 
 /**

@@ -13,6 +13,7 @@ import { Effect, Result, Schema, Stream } from "effect"
 import type { StoreContext } from "./context.ts"
 import { CorruptEvent, type DatabaseError, InvalidArgument, type InvalidStreamId } from "./errors.ts"
 import { checkStreamId } from "./guards.ts"
+import { type HeldBack, lagAfter } from "./held-back.ts"
 import type { EventMetadata } from "./metadata.ts"
 import { query } from "./sql-errors.ts"
 
@@ -38,6 +39,11 @@ export interface ReadAllPage {
   readonly events: ReadonlyArray<RecordedEvent>
   /** The last event's checkpoint, or the `after` passed in when the page is empty. */
   readonly checkpoint: Checkpoint | null
+  /**
+   * Present when the page is short although committed events follow it: an open transaction
+   * (anywhere in the cluster) hides them until it ends. Absent on a full page.
+   */
+  readonly heldBack?: HeldBack
 }
 
 /** A stored event as `pg` returns it in array mode (see {@link selectEvents}). */
@@ -162,12 +168,20 @@ export const readAll =
       const rows = yield* query("readAll", () => fetchPage(ctx, after, limit))
       const events = yield* Effect.fromResult(toRecorded(rows))
       const last = events[events.length - 1]
-      return {
-        events,
-        checkpoint:
-          last === undefined ? after : { transactionId: last.transactionId, position: last.position },
-      }
+      const checkpoint =
+        last === undefined ? after : { transactionId: last.transactionId, position: last.position }
+      if (events.length === limit) return { events, checkpoint }
+      return withHeldBack({ events, checkpoint }, yield* heldBackAfter(ctx, checkpoint))
     })
+
+/** Whether committed events after `checkpoint` are hidden from readers, and by what. */
+const heldBackAfter = (ctx: StoreContext, checkpoint: Checkpoint | null) =>
+  query("readAll", () => lagAfter(ctx.connection.pool, ctx, checkpoint)).pipe(
+    Effect.map((lag) => lag.heldBack),
+  )
+
+const withHeldBack = (page: ReadAllPage, heldBack: HeldBack | undefined): ReadAllPage =>
+  heldBack === undefined ? page : { ...page, heldBack }
 
 /** One page of raw rows of the global order after `after`. */
 const fetchPage = (ctx: StoreContext, after: Checkpoint | null, limit: number): Promise<Array<EventRow>> =>
@@ -191,7 +205,8 @@ const fetchPage = (ctx: StoreContext, after: Checkpoint | null, limit: number): 
 /**
  * Catch-up reading: every page of the global order after `after`, until the reader has caught
  * up. The next page is fetched while the current one is decoded, so the database and the
- * decoder work side by side.
+ * decoder work side by side. The last page says when it is held back (an empty one, if only
+ * hidden events remained).
  */
 export const readAllPages =
   (ctx: StoreContext) =>
@@ -212,8 +227,12 @@ export const readAllPages =
           ? Effect.succeed(undefined)
           : Effect.gen(function* () {
               const rows = yield* query("readAll", () => cursor.pending)
-              if (rows.length === 0) return undefined
               const checkpoint = checkpointOfRows(rows, cursor.after)
+              const heldBack = rows.length < pageSize ? yield* heldBackAfter(ctx, checkpoint) : undefined
+              if (rows.length === 0)
+                return heldBack === undefined
+                  ? undefined
+                  : ([{ events: [], checkpoint, heldBack }, null] as const)
               // Ask for the next page before decoding this one.
               const next: Cursor | null =
                 rows.length < pageSize
@@ -222,7 +241,7 @@ export const readAllPages =
               // A failed prefetch is reported when it is awaited, not as an unhandled rejection.
               next?.pending.catch(() => {})
               const events = yield* Effect.fromResult(toRecorded(rows))
-              return [{ events, checkpoint }, next] as const
+              return [withHeldBack({ events, checkpoint }, heldBack), next] as const
             }),
     )
   }
