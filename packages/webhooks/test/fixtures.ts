@@ -2,33 +2,38 @@
  * Test fixtures: Stripe-shaped session snapshots and event bodies, signatures made by the
  * official SDK, and the backends every functional test runs on.
  */
-import type { VerificationSession } from "@idtrail/domain"
+import { readFileSync } from "node:fs"
+import { decodeSession, type VerificationSession } from "@idtrail/domain"
+import { Result } from "effect"
 import Stripe from "stripe"
 
-/** A session as Stripe's API renders it; `overrides` replace fields. */
+/** Stripe's own example session (vendored with its schemas), decoded as the domain reads it. */
+const stripeExample = Result.getOrThrow(
+  decodeSession(
+    JSON.parse(
+      readFileSync(
+        new URL("../../../vendor/stripe/verification_session.fixture.json", import.meta.url),
+        "utf8",
+      ),
+    ),
+  ),
+)
+
+/** A fresh session as Stripe's API renders it (secrets included, no redaction); `overrides` replace fields. */
 export const snapshot = (
   id: string,
   status: string,
   overrides: Partial<{ -readonly [K in keyof VerificationSession]: VerificationSession[K] }> = {},
 ): VerificationSession => ({
+  ...stripeExample,
   id,
-  object: "identity.verification_session",
-  client_reference_id: null,
-  client_secret: `${id}_secret_abc`,
+  status,
   created: 1_760_000_000,
+  client_secret: `${id}_secret_abc`,
+  url: `https://verify.stripe.com/start/${id}`,
   last_error: null,
   last_verification_report: null,
-  livemode: false,
-  metadata: {},
-  options: null,
-  provided_details: null,
   redaction: null,
-  related_customer: null,
-  related_customer_account: null,
-  status,
-  type: "document",
-  url: `https://verify.stripe.com/start/${id}`,
-  verified_outputs: null,
   ...overrides,
 })
 
