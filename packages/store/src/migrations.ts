@@ -28,18 +28,35 @@ export const sqlDirectory = new URL("../sql/", import.meta.url)
 /** The placeholder the migration files write for the (quoted) schema name. */
 export const schemaPlaceholder = "{{schema}}"
 
-const fileName = /^(\d{4}_[a-z0-9_]+)\.sql$/
+const fileName = /^(\d{4})_[a-z0-9_]+\.sql$/
+
+/**
+ * The migrations in `directory`, in order: every `.sql` file but `schema.sql`. A misnamed file or
+ * two files with one number are refused rather than skipped or run in an unintended order.
+ */
+export const readMigrations = (directory: URL): ReadonlyArray<readonly [name: string, text: string]> => {
+  const migrations = readdirSync(directory)
+    .filter((file) => file.endsWith(".sql") && file !== "schema.sql")
+    .sort()
+  const numbers = new Set<string>()
+  return migrations.map((file) => {
+    const number = fileName.exec(file)?.[1]
+    if (number === undefined)
+      throw new Error(
+        `migration ${file}: a migration file is named NNNN_name.sql (lower-case letters, digits, _)`,
+      )
+    if (numbers.has(number))
+      throw new Error(`migration ${file}: another migration already has the number ${number}`)
+    numbers.add(number)
+    return [file.slice(0, -".sql".length), readFileSync(new URL(file, directory), "utf8")] as const
+  })
+}
 
 let files: ReadonlyArray<readonly [name: string, text: string]> | undefined
 
-/** Every migration's name and frozen text, in order (read once). */
+/** Every migration of the store's `sql/` directory, name and frozen text, in order (read once). */
 export const migrationFiles = (): ReadonlyArray<readonly [name: string, text: string]> => {
-  files ??= readdirSync(sqlDirectory)
-    .flatMap((file) => {
-      const name = fileName.exec(file)?.[1]
-      return name === undefined ? [] : [[name, readFileSync(new URL(file, sqlDirectory), "utf8")] as const]
-    })
-    .sort(([a], [b]) => (a < b ? -1 : 1))
+  files ??= readMigrations(sqlDirectory)
   return files
 }
 

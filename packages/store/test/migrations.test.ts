@@ -4,13 +4,16 @@
  * migrates to the same schema with its rows intact; released migration files never change.
  */
 import { createHash } from "node:crypto"
-import { readFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { pathToFileURL } from "node:url"
 import { decide, fold, initialState, type SessionEvent, type SessionState } from "@idtrail/domain"
 import { Result } from "effect"
 import { sql } from "kysely"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Connection, connect } from "../src/database.ts"
-import { migrate, migrationFiles, sqlDirectory } from "../src/migrations.ts"
+import { migrate, migrationFiles, readMigrations, sqlDirectory } from "../src/migrations.ts"
 import { schemaSnapshot } from "../src/schema-snapshot.ts"
 import { backends, freshSchema, metadata, observation, snapshot } from "./fixtures.ts"
 
@@ -255,4 +258,36 @@ it("released migration files are never edited (a change goes into a new migratio
     })
   }
   expect(Object.keys(released).every((name) => names.includes(name))).toBe(true)
+})
+
+describe("reading the migration files", () => {
+  /** A directory holding `files` (name → text), removed after `f`. */
+  const withFiles = <T>(files: Record<string, string>, f: (directory: URL) => T): T => {
+    const path = mkdtempSync(join(tmpdir(), "idtrail-sql-"))
+    try {
+      for (const [name, text] of Object.entries(files)) writeFileSync(join(path, name), text)
+      return f(pathToFileURL(`${path}/`))
+    } finally {
+      rmSync(path, { recursive: true })
+    }
+  }
+
+  it("takes every NNNN_name.sql in order under its name, and leaves out schema.sql and other files", () => {
+    const read = withFiles(
+      { "0002_b.sql": "select 2;", "0001_a.sql": "select 1;", "schema.sql": "--", "notes.md": "x" },
+      readMigrations,
+    )
+    expect(read).toEqual([
+      ["0001_a", "select 1;"],
+      ["0002_b", "select 2;"],
+    ])
+  })
+
+  it.each([
+    [{ "0001_a.sql": "", "10_b.sql": "" }, /10_b\.sql: a migration file is named NNNN_name\.sql/],
+    [{ "0001_a.sql": "", "0002-b.sql": "" }, /0002-b\.sql: a migration file is named/],
+    [{ "0001_a.sql": "", "0001_b.sql": "" }, /0001_b\.sql: another migration already has the number 0001/],
+  ])("refuses a misnamed or doubly numbered file rather than skip it: %o", (files, message) => {
+    expect(() => withFiles(files, readMigrations)).toThrow(message)
+  })
 })
