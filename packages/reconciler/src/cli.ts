@@ -7,7 +7,7 @@
  *
  * Environment: `STRIPE_API_KEY` (required unless `--simulate`), `STRIPE_API_BASE` (default
  * Stripe), `DATABASE_URL` (absent: embedded PGlite, in memory or in `--data-dir`),
- * `RECONCILE_MAX_RPS` (default 20). `--simulate N` starts the Stripe simulator in this process
+ * `RECONCILE_MAX_RPS` (default 20), `RECONCILE_MAX_RETRIES` (default 6). `--simulate N` starts the Stripe simulator in this process
  * with N sessions and reconciles against it: a sandbox needing no key and no database.
  *
  * Progress goes to stderr; the report to stdout (text, or JSON with `--json`). SIGTERM and SIGINT
@@ -60,6 +60,7 @@ export const program = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv) =>
       apiKey: apiKey!,
       baseUrl: apiBase,
       maxRequestsPerSecond: config.maxRequestsPerSecond,
+      maxRetries: config.maxRetries,
     })
     const report = yield* reconcileEffect({
       mode: config.mode,

@@ -23,6 +23,7 @@ export interface Config {
   readonly apiBase: string | undefined
   readonly databaseUrl: string | undefined
   readonly maxRequestsPerSecond: number
+  readonly maxRetries: number
 }
 
 const invalid = (setting: string, message: string) => Effect.fail(new InvalidConfig({ setting, message }))
@@ -75,6 +76,12 @@ export const readConfig = Effect.fnUntraced(function* (argv: ReadonlyArray<strin
       "RECONCILE_MAX_RPS",
       `RECONCILE_MAX_RPS must be a positive number, got ${JSON.stringify(env.RECONCILE_MAX_RPS)}`,
     )
+  const retries = env.RECONCILE_MAX_RETRIES === undefined ? 6 : Number(env.RECONCILE_MAX_RETRIES)
+  if (!Number.isSafeInteger(retries) || retries < 0)
+    return yield* invalid(
+      "RECONCILE_MAX_RETRIES",
+      `RECONCILE_MAX_RETRIES must be an integer ≥ 0, got ${JSON.stringify(env.RECONCILE_MAX_RETRIES)}`,
+    )
   return {
     mode,
     dryRun: values["dry-run"],
@@ -86,5 +93,6 @@ export const readConfig = Effect.fnUntraced(function* (argv: ReadonlyArray<strin
     apiBase: unlessEmpty(env.STRIPE_API_BASE),
     databaseUrl: unlessEmpty(env.DATABASE_URL),
     maxRequestsPerSecond: rps,
+    maxRetries: retries,
   } satisfies Config
 })

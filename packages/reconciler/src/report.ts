@@ -109,7 +109,12 @@ export const renderReport = (r: Report): string => {
   for (const repair of r.repairs.slice(0, 10))
     lines.push(`    ${repair.sessionId}: ${repair.events.join(" → ")}`)
   if (r.repairs.length > 10) lines.push(`    … ${r.repairs.length - 10} more in the JSON report`)
-  if (r.mode === "sweep") {
+  if (r.mode === "sweep" && r.stoppedBy !== null) {
+    // The comparison stopped with the run: what it found so far, not a verdict.
+    lines.push(
+      `  ${plural(r.missingRemotelyCount, "local session")} found missing at Stripe before the run stopped`,
+    )
+  } else if (r.mode === "sweep") {
     lines.push(
       r.missingRemotelyCount === 0
         ? "  no local session is missing at Stripe"
