@@ -21,6 +21,7 @@ import { withPromiseForm } from "./facade.ts"
 import { checkStreamId, type EncodedEvent, encodeForStorage, findRefused } from "./guards.ts"
 import { EventMetadata, isExactMetadata } from "./metadata.ts"
 import { readStream } from "./read.ts"
+import { type EventVersions, isEmpty, stampVersion } from "./upcasting.ts"
 import { runToPromise } from "./run.ts"
 import { sessionRowOf } from "./session-row.ts"
 import { query } from "./sql-errors.ts"
@@ -115,6 +116,7 @@ const prepare = (
   streamId: string,
   events: ReadonlyArray<SessionEvent>,
   options: AppendOptions,
+  versions: EventVersions,
 ): Result.Result<PreparedAppend, AppendInputError> => {
   const id = checkStreamId(streamId)
   if (Result.isFailure(id)) return Result.fail(id.failure)
@@ -185,7 +187,9 @@ const prepare = (
   for (let i = 0; i < events.length; i++) {
     const result = encodeForStorage(events[i], i)
     if (Result.isFailure(result)) return Result.fail(result.failure)
-    encoded[i] = result.success
+    const { type, json } = result.success
+    // Types past version 1 carry their version in the stored JSON (see upcasting.ts).
+    encoded[i] = isEmpty(versions) ? result.success : { ...result.success, json: stampVersion(type, json, versions) }
   }
   return Result.succeed({
     id: id.success,
@@ -261,7 +265,7 @@ const appendNow =
     events: ReadonlyArray<SessionEvent>,
     options: AppendOptions,
   ): Promise<AppendResult> => {
-    const prepared = prepare(streamId, events, options)
+    const prepared = prepare(streamId, events, options, ctx.eventVersions)
     if (Result.isFailure(prepared)) throw prepared.failure
     const append = prepared.success
     const before = await stateBefore(ctx, append, options)
@@ -301,7 +305,7 @@ export const appendFolded =
     events: ReadonlyArray<SessionEvent>,
     options: AppendOptions & { readonly after: SessionState },
   ): Effect.Effect<AppendResult, AppendError> => {
-    const prepared = prepare(streamId, events, options)
+    const prepared = prepare(streamId, events, options, ctx.eventVersions)
     if (Result.isFailure(prepared)) return Effect.fail(prepared.failure)
     const append = prepared.success
     return Effect.tryPromise({

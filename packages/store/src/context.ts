@@ -5,7 +5,9 @@
  */
 import { type Kysely, type RawBuilder, sql } from "kysely"
 import type { Connection } from "./database.ts"
+import { eventVersions as idtrailEventVersions } from "./event-versions.ts"
 import { type GroupCommit, type GroupCommitOptions, makeGroupCommit } from "./group-commit.ts"
+import type { EventVersions } from "./upcasting.ts"
 
 /** An open connection bound to one Postgres schema. */
 export interface StoreContext {
@@ -18,13 +20,17 @@ export interface StoreContext {
   readonly tables: { readonly events: string }
   /** Sends appends, grouping those that arrive while others are in flight. */
   readonly appends: GroupCommit
+  /** The event shapes writers write, and how readers upcast older ones. */
+  readonly eventVersions: EventVersions
 }
 
 export const makeContext = (
   connection: Connection,
   schema: string,
   groupCommit: GroupCommitOptions = {},
+  eventVersions: EventVersions = idtrailEventVersions,
 ): StoreContext => ({
+  eventVersions,
   connection,
   appends: makeGroupCommit(
     { pool: connection.pool, schema, prepared: connection.kind === "postgres" },

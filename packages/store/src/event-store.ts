@@ -26,6 +26,7 @@ import {
 } from "./errors.ts"
 import { checkGroupCommitOptions, type GroupCommitOptions } from "./group-commit.ts"
 import { checkStreamId } from "./guards.ts"
+import { checkEventVersions, type EventVersions } from "./upcasting.ts"
 import { type HandleError, type HandleOptions, type HandleResult, handle, observe } from "./handle.ts"
 import type { CommandContext } from "./metadata.ts"
 import { defaultSchema, isValidSchemaName, migrate } from "./migrations.ts"
@@ -61,6 +62,11 @@ export interface StoreOptions extends ConnectionOptions {
   readonly migrate?: boolean | undefined
   /** How concurrent appends share round trips and commits (see `group-commit.ts`). */
   readonly groupCommit?: GroupCommitOptions | undefined
+  /**
+   * The event shapes this code writes and the upcasters from older ones (default: idtrail's own,
+   * `event-versions.ts`). Replace only to test an upgrade (see `upcasting.ts`).
+   */
+  readonly eventVersions?: EventVersions | undefined
 }
 
 /** The store's operations. Every one is an Effect; bad input fails before anything is written. */
@@ -183,11 +189,15 @@ export const makeEventStore = (
     if (groupCommitProblem !== undefined) {
       return yield* new InvalidArgument({ argument: "groupCommit", message: groupCommitProblem })
     }
+    const versionsProblem = checkEventVersions(options.eventVersions ?? {})
+    if (versionsProblem !== undefined) {
+      return yield* new InvalidArgument({ argument: "eventVersions", message: versionsProblem })
+    }
     const connection = yield* Effect.acquireRelease(
       query("connect", () => connect(options)),
       (c) => Effect.promise(() => c.close()),
     )
-    const ctx = makeContext(connection, schema, options.groupCommit)
+    const ctx = makeContext(connection, schema, options.groupCommit, options.eventVersions)
     const runMigrations = () => query("migrate", () => migrate(ctx.db, schema))
     if (options.migrate !== false) yield* runMigrations()
     yield* checkTransactionIds(ctx)

@@ -38,11 +38,12 @@ export type {
   NothingToDo,
   WouldAppend,
 } from "./handle.ts"
+export type { HeldBack } from "./held-back.ts"
 export { Actor, type CommandContext, EventMetadata, EventSource } from "./metadata.ts"
 export { defaultSchema, isValidSchemaName } from "./migrations.ts"
-export type { HeldBack } from "./held-back.ts"
 export type { CatchUpResult, Projection, ProjectionOptions, ProjectionProgress } from "./projections.ts"
 export { openStore, type PromiseStore } from "./promise.ts"
 export type { Checkpoint, ReadAllOptions, ReadAllPage, RecordedEvent } from "./read.ts"
 export type { CursorKind, QuarantinedSession, QuarantineEntry, RunState } from "./run-state.ts"
 export { type CreatedSession, maxPage, type SessionQueries } from "./sessions.ts"
+export { type EventTypeVersions, type EventVersions, type Upcaster, versionKey } from "./upcasting.ts"

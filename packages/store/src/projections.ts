@@ -130,7 +130,7 @@ export const applyNextBatch =
             where transaction_id < ${at.xmin}::xid8
               and (transaction_id, position) > (${from.transactionId}::xid8, ${from.position}::bigint)
             order by transaction_id, position limit ${batchSize}`.execute(tx)
-          const events = toRecorded(rows.rows.map(asRow))
+          const events = toRecorded(rows.rows.map(asRow), ctx.eventVersions)
           if (Result.isFailure(events)) throw new Corrupt(events.failure)
           const batch = events.success
           const last = batch[batch.length - 1]
@@ -283,7 +283,7 @@ export const rebuildSessions =
             cursor === null ? [batchSize] : [batchSize, cursor.stream, cursor.version],
           ),
         )
-        const decoded = toRecorded(page)
+        const decoded = toRecorded(page, ctx.eventVersions)
         if (Result.isFailure(decoded)) return yield* Effect.fail(decoded.failure)
         const done: Array<{ id: string; version: number; state: SessionState }> = []
         for (const e of decoded.success) {

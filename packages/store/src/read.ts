@@ -16,6 +16,7 @@ import { checkStreamId } from "./guards.ts"
 import { type HeldBack, lagAfter } from "./held-back.ts"
 import type { EventMetadata } from "./metadata.ts"
 import { query } from "./sql-errors.ts"
+import { type EventVersions, upcast } from "./upcasting.ts"
 
 /** An event as stored: its place in its stream and in the log, and its metadata. */
 export interface RecordedEvent {
@@ -64,14 +65,27 @@ export const selectEvents =
 
 const decodeEvent = Schema.decodeUnknownResult(SessionEventSchema)
 
-/** Turns stored rows into recorded events; a row that no longer decodes is a `CorruptEvent`. */
+/**
+ * Turns stored rows into recorded events, each upcast from the shape it was written in to the
+ * current one (`versions`); a row that still does not decode is a `CorruptEvent`.
+ */
 export const toRecorded = (
   rows: ReadonlyArray<EventRow>,
+  versions: EventVersions,
 ): Result.Result<Array<RecordedEvent>, CorruptEvent> => {
   const out: Array<RecordedEvent> = new Array(rows.length)
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!
-    const decoded = decodeEvent(row[4])
+    const current = upcast(row[4], versions)
+    if (Result.isFailure(current)) {
+      return Result.fail(
+        new CorruptEvent({
+          position: Number(row[0]),
+          message: `the event at position ${row[0]} cannot be read: ${current.failure}`,
+        }),
+      )
+    }
+    const decoded = decodeEvent(current.success)
     if (Result.isFailure(decoded)) {
       return Result.fail(
         new CorruptEvent({
@@ -133,7 +147,7 @@ export const readStream =
           [id, from],
         ),
       )
-      return yield* Effect.fromResult(toRecorded(rows))
+      return yield* Effect.fromResult(toRecorded(rows, ctx.eventVersions))
     })
 
 /** Options of {@link readAll}. */
@@ -166,7 +180,7 @@ export const readAll =
         })
       }
       const rows = yield* query("readAll", () => fetchPage(ctx, after, limit))
-      const events = yield* Effect.fromResult(toRecorded(rows))
+      const events = yield* Effect.fromResult(toRecorded(rows, ctx.eventVersions))
       const last = events[events.length - 1]
       const checkpoint =
         last === undefined ? after : { transactionId: last.transactionId, position: last.position }
@@ -240,7 +254,7 @@ export const readAllPages =
                   : { after: checkpoint, pending: fetchPage(ctx, checkpoint, pageSize) }
               // A failed prefetch is reported when it is awaited, not as an unhandled rejection.
               next?.pending.catch(() => {})
-              const events = yield* Effect.fromResult(toRecorded(rows))
+              const events = yield* Effect.fromResult(toRecorded(rows, ctx.eventVersions))
               return [withHeldBack({ events, checkpoint }, heldBack), next] as const
             }),
     )
