@@ -21,10 +21,10 @@ import { withPromiseForm } from "./facade.ts"
 import { checkStreamId, type EncodedEvent, encodeForStorage, findRefused } from "./guards.ts"
 import { EventMetadata, isExactMetadata } from "./metadata.ts"
 import { readStream } from "./read.ts"
-import { type EventVersions, isEmpty, stampVersion } from "./upcasting.ts"
 import { runToPromise } from "./run.ts"
 import { sessionRowOf } from "./session-row.ts"
 import { query } from "./sql-errors.ts"
+import { type EventVersions, isEmpty, stampVersion } from "./upcasting.ts"
 
 /** The batch was stored: the stream is now at `nextVersion`; `positions` are the events' global positions. */
 export interface Appended {
@@ -189,7 +189,9 @@ const prepare = (
     if (Result.isFailure(result)) return Result.fail(result.failure)
     const { type, json } = result.success
     // Types past version 1 carry their version in the stored JSON (see upcasting.ts).
-    encoded[i] = isEmpty(versions) ? result.success : { ...result.success, json: stampVersion(type, json, versions) }
+    encoded[i] = isEmpty(versions)
+      ? result.success
+      : { ...result.success, json: stampVersion(type, json, versions) }
   }
   return Result.succeed({
     id: id.success,

@@ -26,7 +26,6 @@ import {
 } from "./errors.ts"
 import { checkGroupCommitOptions, type GroupCommitOptions } from "./group-commit.ts"
 import { checkStreamId } from "./guards.ts"
-import { checkEventVersions, type EventVersions } from "./upcasting.ts"
 import { type HandleError, type HandleOptions, type HandleResult, handle, observe } from "./handle.ts"
 import type { CommandContext } from "./metadata.ts"
 import { defaultSchema, isValidSchemaName, migrate } from "./migrations.ts"
@@ -53,6 +52,7 @@ import {
 import { type RunState, runState } from "./run-state.ts"
 import { type SessionQueries, sessions } from "./sessions.ts"
 import { query } from "./sql-errors.ts"
+import { checkEventVersions, type EventVersions } from "./upcasting.ts"
 
 /** How to open a store. */
 export interface StoreOptions extends ConnectionOptions {
