@@ -15,6 +15,7 @@ import { statusEnteredBy, transitions } from "@idtrail/domain"
 import { reconcile, type StripeApi, stripeApi } from "@idtrail/reconciler"
 import { type StartedSimulator, startSimulator } from "@idtrail/simulator"
 import { openStore, type PromiseStore } from "@idtrail/store"
+import { dropSchema } from "@idtrail/store/testing"
 import { nodeWebhookHandler } from "@idtrail/webhooks"
 import Stripe from "stripe"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -76,7 +77,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await new Promise<void>((resolve) => receiver?.close(() => resolve()))
   await sim?.close()
-  await store?.service.db.schema.dropSchema(schema).ifExists().cascade().execute()
+  if (store !== undefined) await dropSchema(store)
   await store?.close()
 })
 
