@@ -12,7 +12,7 @@ import { randomUUID } from "node:crypto"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { statusEnteredBy, transitions } from "@idtrail/domain"
-import { reconcile, type StripeApi, stripeApi } from "@idtrail/reconciler"
+import { reconcile, type StripeApiService, stripeApi } from "@idtrail/reconciler"
 import { type StartedSimulator, startSimulator } from "@idtrail/simulator"
 import { openStore, type PromiseStore } from "@idtrail/store"
 import { dropSchema } from "@idtrail/store/testing"
@@ -28,7 +28,7 @@ let store: PromiseStore
 let receiver: Server
 let stripe: Stripe
 /** The reconciler's reader, pointed at the simulator. */
-let api: StripeApi
+let api: StripeApiService
 const secretsSeen = new Set<string>()
 // A schema of its own, dropped afterwards, so runs never meet on a shared Postgres.
 const schema = `idtrail_scenario_${randomUUID().replaceAll("-", "").slice(0, 12)}`
@@ -71,7 +71,7 @@ beforeAll(async () => {
     protocol: "http",
     maxNetworkRetries: 0,
   })
-  api = stripeApi({ apiKey: KEY, baseUrl: sim.url, maxRequestsPerSecond: 1000, maxNetworkRetries: 0 })
+  api = stripeApi({ apiKey: KEY, baseUrl: sim.url, maxRequestsPerSecond: 1000, maxRetries: 0 })
 })
 
 afterAll(async () => {
