@@ -3,10 +3,10 @@
  * then spaced at the rate, in order), retries only of what is worth sending again, and typed
  * errors that never carry the API key.
  */
-import { startSimulator } from "@idtrail/simulator"
+import { type StartedSimulator, startSimulator } from "@idtrail/simulator"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { stripeApi } from "../src/index.ts"
+import { type StripeApiService, stripeApi } from "../src/index.ts"
 import { makeRateLimit } from "../src/request-policy.ts"
 
 describe("the rate limit every request of a run passes", () => {
@@ -47,70 +47,54 @@ describe("the rate limit every request of a run passes", () => {
   })
 })
 
+/** A simulator with `sessions`, and the service reading it with `maxRetries` (and `apiKey`). */
+const withSimulator = async (
+  sessions: number,
+  options: { readonly maxRetries: number; readonly apiKey?: string },
+  body: (sim: StartedSimulator, api: StripeApiService) => Promise<void>,
+) => {
+  const sim = await startSimulator({ sessions, seed: 3, rateLimit: false })
+  try {
+    await body(
+      sim,
+      stripeApi({ apiKey: "sk_test_policy", baseUrl: sim.url, maxRequestsPerSecond: 1000, ...options }),
+    )
+  } finally {
+    await sim.close()
+  }
+}
+
+const requestsSent = (api: StripeApiService) => Effect.runPromise(api.requests)
+
 describe("reading Stripe through the service", () => {
-  it("retries 429s until one succeeds, and counts every request sent", async () => {
-    const sim = await startSimulator({ sessions: 3, seed: 3, rateLimit: false })
-    try {
-      const api = stripeApi({
-        apiKey: "sk_test_policy",
-        baseUrl: sim.url,
-        maxRequestsPerSecond: 1000,
-        maxRetries: 3,
-      })
+  it("retries 429s until one succeeds, and counts every request sent", () =>
+    withSimulator(3, { maxRetries: 3 }, async (sim, api) => {
       sim.control.setApiFaults({ forceRateLimitNext: 2 })
       const page = await Effect.runPromise(api.listSessions(null))
       expect(page.items).toHaveLength(3)
-      expect(await Effect.runPromise(api.requests)).toBe(3)
-    } finally {
-      await sim.close()
-    }
-  })
+      expect(await requestsSent(api)).toBe(3)
+    }))
 
-  it("retries a 5xx answer up to maxRetries times, then fails typed and retryable", async () => {
-    const sim = await startSimulator({ sessions: 0, seed: 3, rateLimit: false })
-    try {
-      const api = stripeApi({
-        apiKey: "sk_test_policy",
-        baseUrl: sim.url,
-        maxRequestsPerSecond: 1000,
-        maxRetries: 2,
-      })
+  it("retries a 5xx answer up to maxRetries times, then fails typed and retryable", () =>
+    withSimulator(0, { maxRetries: 2 }, async (sim, api) => {
       sim.control.setApiFaults({ serverErrorRate: 1, serverErrorStatus: 503 })
       const error = await Effect.runPromise(Effect.flip(api.listEvents(0, null)))
       expect(error).toMatchObject({ _tag: "StripeReadFailed", status: 503, retryable: true })
-      expect(await Effect.runPromise(api.requests)).toBe(3)
-    } finally {
-      await sim.close()
-    }
-  })
+      expect(await requestsSent(api)).toBe(3)
+    }))
 
-  it("does not retry what cannot succeed: a 404 fails once, typed, with its status", async () => {
-    const sim = await startSimulator({ sessions: 0, seed: 3, rateLimit: false })
-    try {
-      const api = stripeApi({
-        apiKey: "sk_test_policy",
-        baseUrl: sim.url,
-        maxRequestsPerSecond: 1000,
-        maxRetries: 3,
-      })
+  it("does not retry what cannot succeed: a 404 fails once, typed, with its status", () =>
+    withSimulator(0, { maxRetries: 3 }, async (_, api) => {
       const error = await Effect.runPromise(Effect.flip(api.retrieve("vs_does_not_exist")))
       expect(error).toMatchObject({ _tag: "StripeReadFailed", status: 404, retryable: false })
-      expect(await Effect.runPromise(api.requests)).toBe(1)
-    } finally {
-      await sim.close()
-    }
-  })
+      expect(await requestsSent(api)).toBe(1)
+    }))
 
-  it("a refused API key is StripeAuthRefused, not retried, and its message does not quote the key", async () => {
-    const sim = await startSimulator({ sessions: 0, seed: 3, rateLimit: false })
-    try {
-      const api = stripeApi({ apiKey: "sk_live_refusedkey1234", baseUrl: sim.url, maxRetries: 3 })
+  it("a refused API key is StripeAuthRefused, not retried, and its message does not quote the key", () =>
+    withSimulator(0, { maxRetries: 3, apiKey: "sk_live_refusedkey1234" }, async (_, api) => {
       const error = await Effect.runPromise(Effect.flip(api.listSessions(null)))
       expect(error).toMatchObject({ _tag: "StripeAuthRefused", status: 401 })
       expect(error.message).not.toMatch(/sk_live|1234/)
-      expect(await Effect.runPromise(api.requests)).toBe(1)
-    } finally {
-      await sim.close()
-    }
-  })
+      expect(await requestsSent(api)).toBe(1)
+    }))
 })
