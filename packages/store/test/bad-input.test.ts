@@ -101,6 +101,20 @@ describe.each(backends)("bad input on $name: a typed error, and nothing written"
     ["verified_outputs", { verified_outputs: { first_name: "Jenny" } }],
     ["provided_details", { provided_details: { email: "a@b.c" } }],
     ["a client secret as a value", { document: { note: "vs_123_secret_abc" } }],
+    // Any case style, and every secret shape (issue 10 item 5).
+    ["ClientSecret", { ClientSecret: "x" }],
+    ["CLIENT_SECRET", { CLIENT_SECRET: "x" }],
+    ["client-secret", { "client-secret": "x" }],
+    ["URL", { nested: { URL: "https://verify.stripe.com/x" } }],
+    ["Url", { Url: "https://verify.stripe.com/x" }],
+    ["VerifiedOutputs", { VerifiedOutputs: { first_name: "Jenny" } }],
+    ["verified-outputs", { "verified-outputs": { first_name: "Jenny" } }],
+    ["ProvidedDetails", { ProvidedDetails: { email: "a@b.c" } }],
+    ["PROVIDED_DETAILS", { list: [{ PROVIDED_DETAILS: { email: "a@b.c" } }] }],
+    ["a test-mode client secret as a value", { document: { note: "vs_1Nx2_secret_test_YWNjdF8x" } }],
+    ["a live-mode client secret as a value", { document: { note: "vs_1Nx2_secret_live_YWNjdF8x" } }],
+    ["a secret API key as a value", { document: { note: "sk_live_51Hx2abc" } }],
+    ["a webhook secret as a value", { document: { note: "whsec_abc123def" } }],
   ])("a payload carrying %s is ForbiddenField", async (_, to) => {
     await failsWith(
       store.appendToStream("vs_bad", [updated("vs_bad", to) as never], {
@@ -137,31 +151,6 @@ describe.each(backends)("bad input on $name: a typed error, and nothing written"
       }),
       "InvalidArgument",
       /stripeEventId must be 1 to 255 printable ASCII/,
-    )
-  })
-
-  it.each([
-    ["ClientSecret", { ClientSecret: "x" }],
-    ["CLIENT_SECRET", { CLIENT_SECRET: "x" }],
-    ["client-secret", { "client-secret": "x" }],
-    ["URL", { nested: { URL: "https://verify.stripe.com/x" } }],
-    ["Url", { Url: "https://verify.stripe.com/x" }],
-    ["VerifiedOutputs", { VerifiedOutputs: { first_name: "Jenny" } }],
-    ["verified-outputs", { "verified-outputs": { first_name: "Jenny" } }],
-    ["ProvidedDetails", { ProvidedDetails: { email: "a@b.c" } }],
-    ["PROVIDED_DETAILS", { list: [{ PROVIDED_DETAILS: { email: "a@b.c" } }] }],
-    ["a test-mode client secret as a value", { document: { note: "vs_1Nx2_secret_test_YWNjdF8x" } }],
-    ["a live-mode client secret as a value", { document: { note: "vs_1Nx2_secret_live_YWNjdF8x" } }],
-    ["a secret API key as a value", { document: { note: "sk_live_51Hx2abc" } }],
-    ["a webhook secret as a value", { document: { note: "whsec_abc123def" } }],
-  ])("a payload carrying %s (any case style or secret shape) is ForbiddenField", async (_, to) => {
-    await failsWith(
-      store.appendToStream("vs_bad", [updated("vs_bad", to) as never], {
-        expectedVersion: 0,
-        metadata: metadata(),
-      }),
-      "ForbiddenField",
-      /secret or personal data/,
     )
   })
 
