@@ -94,6 +94,8 @@ export const reconcileEffect = Effect.fn("reconciler.run")(function* (options: R
       }),
     )
 
+  // Set once the run holds its lease: a run refused at the start has no report to give.
+  let started = false
   const body = Effect.gen(function* () {
     if (!dryRun)
       yield* Effect.acquireRelease(store.runState.acquireLease(account, runId, leaseSeconds), () =>
@@ -102,14 +104,11 @@ export const reconcileEffect = Effect.fn("reconciler.run")(function* (options: R
           .releaseLease(account, runId)
           .pipe(
             Effect.catch((error) =>
-              Effect.sync(() =>
-                tally.warnings.push(
-                  `the lease could not be released (it expires by itself): ${error.message}`,
-                ),
-              ),
+              Effect.logWarning(`the lease could not be released (it expires by itself): ${error.message}`),
             ),
           ),
       )
+    started = true
     for (const q of yield* store.runState.quarantined(account))
       tally.quarantine.set(q.sessionId, {
         ...q,
@@ -128,7 +127,7 @@ export const reconcileEffect = Effect.fn("reconciler.run")(function* (options: R
 
   return yield* body.pipe(
     Effect.onExit((exit) => {
-      if (Exit.isSuccess(exit) || options.onStopped === undefined) return Effect.void
+      if (Exit.isSuccess(exit) || !started || options.onStopped === undefined) return Effect.void
       const error = Cause.findErrorOption(exit.cause)
       const stoppedBy = Cause.hasInterruptsOnly(exit.cause)
         ? "interrupted"
