@@ -16,7 +16,7 @@ import { checkStreamId } from "./guards.ts"
 import { type HeldBack, lagAfter } from "./held-back.ts"
 import type { EventMetadata } from "./metadata.ts"
 import { query } from "./sql-errors.ts"
-import { type EventVersions, upcast } from "./upcasting.ts"
+import { type EventVersions, isEmpty, upcast, versionKey } from "./upcasting.ts"
 
 /** An event as stored: its place in its stream and in the log, and its metadata. */
 export interface RecordedEvent {
@@ -74,18 +74,24 @@ export const toRecorded = (
   versions: EventVersions,
 ): Result.Result<Array<RecordedEvent>, CorruptEvent> => {
   const out: Array<RecordedEvent> = new Array(rows.length)
+  // Nothing to upcast (today's registry) and no `_version` on the row: the catch-up path skips the work.
+  const plain = isEmpty(versions)
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!
-    const current = upcast(row[4], versions)
-    if (Result.isFailure(current)) {
-      return Result.fail(
-        new CorruptEvent({
-          position: Number(row[0]),
-          message: `the event at position ${row[0]} cannot be read: ${current.failure}`,
-        }),
-      )
+    let data = row[4]
+    if (!plain || (data as { [versionKey]?: unknown } | null)?.[versionKey] !== undefined) {
+      const current = upcast(data, versions)
+      if (Result.isFailure(current)) {
+        return Result.fail(
+          new CorruptEvent({
+            position: Number(row[0]),
+            message: `the event at position ${row[0]} cannot be read: ${current.failure}`,
+          }),
+        )
+      }
+      data = current.success
     }
-    const decoded = decodeEvent(current.success)
+    const decoded = decodeEvent(data)
     if (Result.isFailure(decoded)) {
       return Result.fail(
         new CorruptEvent({

@@ -6,7 +6,7 @@
 import { factsOf, fold, type SessionEvent } from "@idtrail/domain"
 import { sql } from "kysely"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { Checkpoint, EventVersions, RecordedEvent } from "../src/index.ts"
+import { type Checkpoint, type EventVersions, openStore, type RecordedEvent } from "../src/index.ts"
 import { backends, dbOf, metadata, openTestStore, snapshot } from "./fixtures.ts"
 
 type Json = Readonly<Record<string, unknown>>
@@ -200,6 +200,27 @@ describe.each(backends)("events in older shapes on $name", ({ databaseUrl }) => 
         /SessionVerified version 4, written by a newer idtrail; this one reads up to version 3/,
       ),
     })
+  })
+
+  it("a store with idtrail's own versions (none past 1) refuses a versioned event and reads unversioned ones", async () => {
+    // Another store on the same schema (for PGlite, through its embedded server), with the default registry.
+    const plain = await openStore({ databaseUrl: store.url, schema: store.schema, poolSize: 1 })
+    try {
+      await expect(plain.readStream("vs_future_shape")).rejects.toMatchObject({
+        _tag: "CorruptEvent",
+        message: expect.stringMatching(
+          /version 4, written by a newer idtrail; this one reads up to version 1/,
+        ),
+      })
+      // Without the earlier shapes' upcasters, the old events do not decode: what the registry is for.
+      await expect(plain.readStream(id)).rejects.toMatchObject({ _tag: "CorruptEvent" })
+      await insertRaw("vs_unversioned", [{ _tag: "SessionSubmitted", sessionId: "vs_unversioned", at: 1 }])
+      expect((await plain.readStream("vs_unversioned")).map((e) => e.event)).toEqual([
+        { _tag: "SessionSubmitted", sessionId: "vs_unversioned", at: 1 },
+      ])
+    } finally {
+      await plain.close()
+    }
   })
 
   it("a registry with a missing step is refused when the store opens", async () => {
