@@ -30,6 +30,8 @@ export interface Lag {
   readonly lagMs: number
   /** Set when that event is committed but hidden behind an open transaction. */
   readonly heldBack: HeldBack | undefined
+  /** `true` when that event exists and the global-order rule lets readers take it now. */
+  readonly readable: boolean
 }
 
 type LagRow = {
@@ -81,10 +83,11 @@ export const lagAfter = async (
     values,
   )
   const row = rows[0]
-  if (row === undefined) return { lagMs: 0, heldBack: undefined }
+  if (row === undefined) return { lagMs: 0, heldBack: undefined, readable: false }
   const lagMs = Math.max(0, row.lag_ms)
   return {
     lagMs,
+    readable: !row.hidden,
     heldBack: row.hidden
       ? {
           transactionId: BigInt(row.xmin),

@@ -185,26 +185,22 @@ export const readAll =
           message: "after must be null or { transactionId: bigint, position: integer }",
         })
       }
-      const rows = yield* query("readAll", () => fetchPage(ctx, after, limit))
+      const { rows, heldBack } = yield* query("readAll", () => fetchPage(ctx, after, limit))
       const events = yield* Effect.fromResult(toRecorded(rows, ctx.eventVersions))
-      const last = events[events.length - 1]
-      const checkpoint =
-        last === undefined ? after : { transactionId: last.transactionId, position: last.position }
-      if (events.length === limit) return { events, checkpoint }
-      return withHeldBack({ events, checkpoint }, yield* heldBackAfter(ctx, checkpoint))
+      return withHeldBack({ events, checkpoint: checkpointOfRows(rows, after) }, heldBack)
     })
-
-/** Whether committed events after `checkpoint` are hidden from readers, and by what. */
-const heldBackAfter = (ctx: StoreContext, checkpoint: Checkpoint | null) =>
-  query("readAll", () => lagAfter(ctx.connection.pool, ctx, checkpoint)).pipe(
-    Effect.map((lag) => lag.heldBack),
-  )
 
 const withHeldBack = (page: ReadAllPage, heldBack: HeldBack | undefined): ReadAllPage =>
   heldBack === undefined ? page : { ...page, heldBack }
 
-/** One page of raw rows of the global order after `after`. */
-const fetchPage = (ctx: StoreContext, after: Checkpoint | null, limit: number): Promise<Array<EventRow>> =>
+/** The checkpoint after the last of `rows`, or `fallback` when there are none. */
+const checkpointOfRows = (rows: ReadonlyArray<EventRow>, fallback: Checkpoint | null): Checkpoint | null => {
+  const last = rows[rows.length - 1]
+  return last === undefined ? fallback : { transactionId: BigInt(last[1]), position: Number(last[0]) }
+}
+
+/** Raw rows of the global order after `after`, by the global-order rule. */
+const selectAfter = (ctx: StoreContext, after: Checkpoint | null, limit: number): Promise<Array<EventRow>> =>
   after === null
     ? queryRows(
         ctx.connection.pool,
@@ -223,6 +219,26 @@ const fetchPage = (ctx: StoreContext, after: Checkpoint | null, limit: number): 
       )
 
 /**
+ * One page of raw rows after `after`. A short page is checked against the log: while an event
+ * past it has become readable (its holder ended, or it committed since), the page reads on; when
+ * the events past it are hidden, `heldBack` says by what. So a short page without `heldBack`
+ * means nothing committed was left to read.
+ */
+const fetchPage = async (
+  ctx: StoreContext,
+  after: Checkpoint | null,
+  limit: number,
+): Promise<{ readonly rows: Array<EventRow>; readonly heldBack: HeldBack | undefined }> => {
+  const rows = await selectAfter(ctx, after, limit)
+  while (rows.length < limit) {
+    const lag = await lagAfter(ctx.connection.pool, ctx, checkpointOfRows(rows, after))
+    if (!lag.readable) return { rows, heldBack: lag.heldBack }
+    rows.push(...(await selectAfter(ctx, checkpointOfRows(rows, after), limit - rows.length)))
+  }
+  return { rows, heldBack: undefined }
+}
+
+/**
  * Catch-up reading: every page of the global order after `after`, until the reader has caught
  * up. The next page is fetched while the current one is decoded, so the database and the
  * decoder work side by side. The last page says when it is held back (an empty one, if only
@@ -235,20 +251,18 @@ export const readAllPages =
     readonly pageSize?: number
   }): Stream.Stream<ReadAllPage, CorruptEvent | DatabaseError> => {
     const pageSize = options.pageSize ?? 5000
-    const checkpointOfRows = (rows: Array<EventRow>, fallback: Checkpoint | null): Checkpoint | null => {
-      const last = rows[rows.length - 1]
-      return last === undefined ? fallback : { transactionId: BigInt(last[1]), position: Number(last[0]) }
+    type Cursor = {
+      readonly after: Checkpoint | null
+      readonly pending: ReturnType<typeof fetchPage>
     }
-    type Cursor = { readonly after: Checkpoint | null; readonly pending: Promise<Array<EventRow>> }
     return Stream.unfold<Cursor | null, ReadAllPage, CorruptEvent | DatabaseError, never>(
       { after: options.after, pending: fetchPage(ctx, options.after, pageSize) },
       (cursor) =>
         cursor === null
           ? Effect.succeed(undefined)
           : Effect.gen(function* () {
-              const rows = yield* query("readAll", () => cursor.pending)
+              const { rows, heldBack } = yield* query("readAll", () => cursor.pending)
               const checkpoint = checkpointOfRows(rows, cursor.after)
-              const heldBack = rows.length < pageSize ? yield* heldBackAfter(ctx, checkpoint) : undefined
               if (rows.length === 0)
                 return heldBack === undefined
                   ? undefined
