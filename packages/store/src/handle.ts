@@ -95,7 +95,7 @@ export const metadataFor = (command: SessionCommand, context: CommandContext): E
 }
 
 /** Lost the race for the next version: decide again on the new state. Never leaves this module. */
-class LostRace extends Data.TaggedError("LostRace")<{ readonly attempt: number }> {}
+class LostRace extends Data.TaggedError("LostRace") {}
 
 // Racing writers back off a little, with jitter, so they stop colliding in lockstep.
 const raceBackoff = Schedule.jittered(Schedule.exponential("2 millis", 2))
@@ -115,8 +115,9 @@ const checkMaxRetries = (maxRetries: unknown): Effect.Effect<number, InvalidArgu
  * the version it was decided on; a lost race is decided again on the new state, at most
  * `maxRetries` times.
  */
-export const handle = (ctx: StoreContext) =>
-  Effect.fn("store.handle")(function* (
+export const handle = (ctx: StoreContext) => {
+  const append = appendFolded(ctx)
+  return Effect.fn("store.handle")(function* (
     streamId: string,
     command: SessionCommand,
     context: CommandContext,
@@ -137,7 +138,7 @@ export const handle = (ctx: StoreContext) =>
           state: decided.state,
         } as const
       }
-      const result = yield* appendFolded(ctx)(id, decided.events, {
+      const result = yield* append(id, decided.events, {
         expectedVersion: state.version,
         stripeEventId: metadata.stripeEventId,
         metadata,
@@ -156,7 +157,7 @@ export const handle = (ctx: StoreContext) =>
         case "Duplicate":
           return { _tag: "AlreadyRecorded", stripeEventId: result.stripeEventId } as const
         case "VersionConflict":
-          return yield* new LostRace({ attempt: 0 })
+          return yield* new LostRace()
       }
     })
     return yield* once.pipe(
@@ -172,6 +173,7 @@ export const handle = (ctx: StoreContext) =>
       ),
     )
   })
+}
 
 /** Handles a decoded Stripe webhook event: the `Observe` it stands for, on its session's stream. */
 export const observe = (ctx: StoreContext) => {
