@@ -50,10 +50,13 @@ const forSession = <E extends { readonly _tag: string; readonly message: string 
   sessionId: string,
   work: Effect.Effect<void, E>,
 ) =>
-  work.pipe(
-    Effect.andThen(succeeded(run, sessionId)),
-    Effect.catchIf(isOneSessions, (error) => failed(run, sessionId, error)),
-  )
+  Effect.matchEffect(work, {
+    onSuccess: () => succeeded(run, sessionId),
+    onFailure: (error): Effect.Effect<void, DatabaseError | Extract<E, StripeAuthRefused>> =>
+      isOneSessions(error)
+        ? failed(run, sessionId, error)
+        : Effect.fail(error as Extract<E, StripeAuthRefused>),
+  })
 
 const record = (run: Run, { session, observedAt }: Observation) =>
   Effect.map(
