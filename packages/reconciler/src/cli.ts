@@ -16,6 +16,8 @@
  *
  * @since 0.1.0
  */
+import { realpathSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 import { EventStore, makeEventStore } from "@idtrail/store"
 import { Cause, Effect, Exit, Option } from "effect"
 import { type Config, readConfig } from "./config.ts"
@@ -106,6 +108,17 @@ export const main = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run when this file is the entry point, also through node_modules/.bin's symlink: real paths compared.
+const isEntryPoint = (): boolean => {
+  const argv1 = process.argv[1]
+  if (argv1 === undefined) return false
+  try {
+    return realpathSync(fileURLToPath(import.meta.url)) === realpathSync(argv1)
+  } catch {
+    return false
+  }
+}
+
+if (isEntryPoint()) {
   process.exitCode = await main(process.argv.slice(2), process.env)
 }
