@@ -33,7 +33,12 @@ export const makeContext = (
   eventVersions,
   connection,
   appends: makeGroupCommit(
-    { pool: connection.pool, schema, prepared: connection.kind === "postgres" },
+    {
+      pool: connection.pool,
+      schema,
+      prepared: connection.kind === "postgres",
+      poolSize: connection.pool.options.max,
+    },
     groupCommit,
   ),
   db: connection.db,

@@ -50,7 +50,8 @@ export interface GroupCommitOptions {
   readonly maxBatch?: number | undefined
   /**
    * After this many milliseconds at the database a call stops counting against `maxInFlight`
-   * (default 100): it is most likely waiting on a lock, and the appends behind it go on.
+   * (default 100): it is most likely waiting on a lock, and the appends behind it go on. Calls
+   * outside the slots stay below the pool's size less `maxInFlight` (one to spare).
    */
   readonly stalledAfterMs?: number | undefined
 }
@@ -65,6 +66,12 @@ export interface AppendTarget {
    * exists"; a one-session embedded database gains little from preparing anyway.
    */
   readonly prepared: boolean
+  /**
+   * The pool's size (default 10). Calls outside the slots (stalled, or sent alone after a held
+   * row) stay below it with one connection to spare, so appends waiting on locks never leave the
+   * others waiting for a connection (and timing out).
+   */
+  readonly poolSize?: number | undefined
 }
 
 interface Waiting {
@@ -111,7 +118,7 @@ type BatchRow = Omit<AppendRow, "outcome"> & {
 }
 
 export const makeGroupCommit = (
-  { pool, schema, prepared }: AppendTarget,
+  { pool, schema, prepared, poolSize }: AppendTarget,
   options: GroupCommitOptions = {},
 ): GroupCommit => {
   const maxInFlight = options.maxInFlight ?? 2
@@ -130,6 +137,11 @@ export const makeGroupCommit = (
     text: `select ord, outcome, version, positions from "${schema}".append_batch($1::text[], $2::bigint[], $3::text[], $4::jsonb[], $5::jsonb[], $6::jsonb[]) order by ord`,
   }
   const stalledAfterMs = options.stalledAfterMs ?? 100
+  // Calls at the database outside the slots (stalled calls, appends sent alone) stay below the
+  // pool's size, with one connection to spare; at least one, so they always make progress.
+  const maxOutside = Math.max(1, (poolSize ?? 10) - maxInFlight - 1)
+  let outside = 0
+  const outsideQueue: Array<() => Promise<void>> = []
   const waiting: Array<Waiting> = []
   // Streams with appends at the database: their later appends wait, so each stream's appends
   // run in the order they were made, and never sit in a batch behind their own stream's lock.
@@ -200,11 +212,30 @@ export const makeGroupCommit = (
       if (list === undefined) byStream.set(w.call.streamId, [w])
       else list.push(w)
     }
-    return Promise.all(
-      [...byStream.values()].map(async (list) => {
-        for (const w of list) await sendOne(w.call).then(w.resolve, w.reject)
-      }),
+    const sent = [...byStream.values()].map(
+      (list) =>
+        new Promise<void>((done) => {
+          outsideQueue.push(async () => {
+            for (const w of list) await sendOne(w.call).then(w.resolve, w.reject)
+            done()
+          })
+        }),
     )
+    sendOutside()
+    return Promise.all(sent)
+  }
+
+  /** Starts the appends waiting to go alone, while calls outside the slots are below `maxOutside`. */
+  const sendOutside = (): void => {
+    while (outside < maxOutside && outsideQueue.length > 0) {
+      const run = outsideQueue.shift()!
+      outside++
+      void run().finally(() => {
+        outside--
+        sendOutside()
+        flush()
+      })
+    }
   }
 
   /** One call of `append_batch`; `freeSlot` as soon as the statement has returned. */
@@ -263,20 +294,38 @@ export const makeGroupCommit = (
     return batch
   }
 
-  /** A slot at the database, given back when the call returns or after `stalledAfterMs`. */
+  /**
+   * A slot at the database for one call. The returned function says the call is done. A call
+   * still there after `stalledAfterMs` gives its slot back and counts as outside the slots, when
+   * there is room there; otherwise it keeps its slot and looks again later.
+   */
   const takeSlot = (): (() => void) => {
     inFlight++
-    let held = true
-    const free = () => {
-      if (!held) return
-      held = false
-      clearTimeout(timer)
+    let at: "slot" | "stalled" | "done" = "slot"
+    let timer: ReturnType<typeof setTimeout>
+    const stall = () => {
+      if (at !== "slot") return
+      if (outside >= maxOutside) {
+        timer = setTimeout(stall, stalledAfterMs)
+        timer.unref?.()
+        return
+      }
+      at = "stalled"
+      outside++
       inFlight--
       flush()
     }
-    const timer = setTimeout(free, stalledAfterMs)
+    timer = setTimeout(stall, stalledAfterMs)
     timer.unref?.()
-    return free
+    return () => {
+      if (at === "done") return
+      clearTimeout(timer)
+      if (at === "slot") inFlight--
+      else outside--
+      at = "done"
+      sendOutside()
+      flush()
+    }
   }
 
   const flush = (): void => {

@@ -207,3 +207,46 @@ describe.skipIf(!databaseUrl)(
     })
   },
 )
+
+describe.skipIf(!databaseUrl)("group commit on postgres: stalled calls and the pool", () => {
+  it("calls released while stalled stay below the pool's size: with five held sessions and a pool of 4, no append fails for want of a connection", async () => {
+    const store = await openTestStore(databaseUrl, { poolSize: 4, connectTimeoutMs: 1000 })
+    const holder = new pg.Client({ connectionString: databaseUrl })
+    await holder.connect()
+    try {
+      const held = Array.from({ length: 5 }, (_, i) => `vs_pool_held_${i}`)
+      for (const s of held)
+        await store.appendToStream(s, [submitted(s, 1)], { expectedVersion: 0, metadata: metadata() })
+      await holder.query("begin")
+      await holder.query(
+        `select 1 from "${store.schema}".verification_sessions where session_id = any($1) for update`,
+        [held],
+      )
+      const appends: Array<Promise<unknown>> = []
+      // One lone append per held session, then others: more stalled calls than the pool has room for.
+      for (const s of held) {
+        appends.push(store.appendToStream(s, [canceled(s, 2)], { expectedVersion: 1, metadata: metadata() }))
+        await new Promise((r) => setTimeout(r, 5))
+      }
+      for (let i = 0; i < 10; i++) {
+        const s = `vs_pool_other_${i}`
+        appends.push(store.appendToStream(s, [submitted(s, 1)], { expectedVersion: 0, metadata: metadata() }))
+      }
+      const all = Promise.allSettled(appends)
+      // Longer than a connection may be waited for (connectTimeoutMs).
+      await new Promise((r) => setTimeout(r, 2500))
+      await holder.query("commit")
+      const settled = await all
+      expect(
+        settled.filter((r) => r.status === "rejected").map((r) => (r as PromiseRejectedResult).reason),
+      ).toEqual([])
+      expect(settled.map((r) => (r as PromiseFulfilledResult<{ _tag: string }>).value._tag)).toEqual(
+        Array(15).fill("Appended"),
+      )
+    } finally {
+      await holder.query("rollback").catch(() => {})
+      await holder.end()
+      await store.dispose()
+    }
+  })
+})
