@@ -18,7 +18,13 @@ import {
   InvalidArgument,
 } from "./errors.ts"
 import { withPromiseForm } from "./facade.ts"
-import { checkStreamId, type EncodedEvent, encodeForStorage, findRefused } from "./guards.ts"
+import {
+  checkStreamId,
+  type EncodedEvent,
+  encodeForStorage,
+  findLoneSurrogate,
+  findRefused,
+} from "./guards.ts"
 import { EventMetadata, isExactMetadata } from "./metadata.ts"
 import { readStream } from "./read.ts"
 import { runToPromise } from "./run.ts"
@@ -166,11 +172,13 @@ const prepare = (
       }),
     )
   }
-  if (refused.surrogate !== undefined) {
+  const metadataJson = JSON.stringify(metadata.success)
+  const surrogate = findLoneSurrogate(metadata.success, metadataJson)
+  if (surrogate !== undefined) {
     return Result.fail(
       new InvalidArgument({
         argument: "metadata",
-        message: `metadata holds a lone UTF-16 surrogate at ${refused.surrogate}; Postgres jsonb cannot store it`,
+        message: `metadata holds a lone UTF-16 surrogate at ${surrogate}; Postgres jsonb cannot store it`,
       }),
     )
   }
@@ -200,7 +208,7 @@ const prepare = (
     events,
     batch: `[${encoded.map((e) => e.json).join(",")}]`,
     single: encoded.length === 1 ? { type: encoded[0]!.type, event: encoded[0]!.json } : null,
-    metadata: JSON.stringify(metadata.success),
+    metadata: metadataJson,
   })
 }
 

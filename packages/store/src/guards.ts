@@ -56,13 +56,50 @@ export const forbiddenKeys: ReadonlySet<string> = new Set([
   "provideddetails",
 ])
 
-/** `true` for a key naming a secret or personal data, in any case style. */
-export const isForbiddenKey = (key: string): boolean =>
+const normalisedIsForbidden = (key: string): boolean =>
   // Every forbidden name has 3 to 16 letters; longer keys need separators to match, so 32 is ample.
   key.length >= 3 && key.length <= 32 && forbiddenKeys.has(key.replace(/[-_]/g, "").toLowerCase())
 
+// The keys checked are the schema's field names (merchant keys are not checked), a small set that
+// repeats on every append: remember the answers, up to a bound, instead of normalising each time.
+const keyAnswers = new Map<string, boolean>()
+const maxKeyAnswers = 4096
+
+/** `true` for a key naming a secret or personal data, in any case style. */
+export const isForbiddenKey = (key: string): boolean => {
+  const known = keyAnswers.get(key)
+  if (known !== undefined) return known
+  const answer = normalisedIsForbidden(key)
+  if (keyAnswers.size < maxKeyAnswers) keyAnswers.set(key, answer)
+  return answer
+}
+
 // Lone UTF-16 surrogates (U+D800–U+DFFF unpaired) are not Unicode: jsonb refuses them.
 const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
+
+const surrogatePath = (value: unknown, trail: Array<string | number>): string | undefined => {
+  if (typeof value === "string") return isWellFormed(value) ? undefined : render(trail, "")
+  if (typeof value !== "object" || value === null) return undefined
+  const entries: Iterable<readonly [string | number, unknown]> = Array.isArray(value)
+    ? value.entries()
+    : Object.entries(value)
+  for (const [step, inner] of entries) {
+    if (typeof step === "string" && !isWellFormed(step)) return render(trail, `.${JSON.stringify(step)}`)
+    trail.push(step)
+    const found = surrogatePath(inner, trail)
+    trail.pop()
+    if (found !== undefined) return found
+  }
+  return undefined
+}
+
+/**
+ * The path of the first lone surrogate in `value`, given its JSON: `JSON.stringify` writes a lone
+ * surrogate as a `\udXXX` escape, so one substring test on the JSON spares the walk on every
+ * ordinary payload.
+ */
+export const findLoneSurrogate = (value: unknown, json: string): string | undefined =>
+  json.includes("\\ud") ? surrogatePath(value, []) : undefined
 
 /** What one walk over a value found: the first forbidden path, and whether JSON can hold it faithfully. */
 interface Inspection {
@@ -70,8 +107,6 @@ interface Inspection {
   faithful: boolean
   /** The first string (or key) holding U+0000, which Postgres' jsonb cannot store. */
   nul: string | undefined
-  /** The first string (or key) holding a lone UTF-16 surrogate, which jsonb cannot store either. */
-  surrogate: string | undefined
   /** The keys and indexes leading to the value being inspected; rendered only when needed. */
   readonly trail: Array<string | number>
 }
@@ -80,7 +115,6 @@ const newInspection = (): Inspection => ({
   forbidden: undefined,
   faithful: true,
   nul: undefined,
-  surrogate: undefined,
   trail: [],
 })
 
@@ -92,7 +126,6 @@ const inspect = (value: unknown, merchantKeys: boolean, out: Inspection): void =
     case "string":
       if (out.forbidden === undefined && looksLikeSecret(value)) out.forbidden = render(out.trail, "")
       if (out.nul === undefined && value.includes("\u0000")) out.nul = render(out.trail, "")
-      if (out.surrogate === undefined && !isWellFormed(value)) out.surrogate = render(out.trail, "")
       return
     case "boolean":
       return
@@ -122,8 +155,6 @@ const inspect = (value: unknown, merchantKeys: boolean, out: Inspection): void =
         }
         if (out.nul === undefined && key.includes("\u0000"))
           out.nul = render(out.trail, `.${JSON.stringify(key)}`)
-        if (out.surrogate === undefined && !isWellFormed(key))
-          out.surrogate = render(out.trail, `.${JSON.stringify(key)}`)
         const nextMerchant = key === "metadata" || (metadataChange && (key === "from" || key === "to"))
         out.trail.push(key)
         inspect(record[key], nextMerchant, out)
@@ -136,14 +167,10 @@ const inspect = (value: unknown, merchantKeys: boolean, out: Inspection): void =
   }
 }
 
-/** What the event log refuses in a value: a secret or personal data, a NUL character, a lone surrogate. */
+/** What the event log refuses in a value: a secret or personal data, or a NUL character. */
 export const findRefused = (
   value: unknown,
-): {
-  readonly forbidden: string | undefined
-  readonly nul: string | undefined
-  readonly surrogate: string | undefined
-} => {
+): { readonly forbidden: string | undefined; readonly nul: string | undefined } => {
   const out = newInspection()
   inspect(value, false, out)
   return out
@@ -199,14 +226,6 @@ export const encodeForStorage = (
       }),
     )
   }
-  if (found.surrogate !== undefined) {
-    return Result.fail(
-      new InvalidEvent({
-        index,
-        message: `event ${index} holds a lone UTF-16 surrogate at ${found.surrogate}; Postgres jsonb cannot store it`,
-      }),
-    )
-  }
   if (found.forbidden !== undefined) {
     return Result.fail(
       new ForbiddenField({
@@ -216,6 +235,15 @@ export const encodeForStorage = (
     )
   }
   const json = JSON.stringify(data)
+  const surrogate = findLoneSurrogate(data, json)
+  if (surrogate !== undefined) {
+    return Result.fail(
+      new InvalidEvent({
+        index,
+        message: `event ${index} holds a lone UTF-16 surrogate at ${surrogate}; Postgres jsonb cannot store it`,
+      }),
+    )
+  }
   // UTF-8 takes at most 3 bytes per UTF-16 unit: count exactly only near the limit.
   const bytes = json.length * 3 <= limit ? json.length : Buffer.byteLength(json, "utf8")
   if (bytes > limit) {
