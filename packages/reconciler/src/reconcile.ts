@@ -92,6 +92,15 @@ export const reconcileEffect = Effect.fn("reconciler.run")(function* (options: R
         stoppedBy,
         requests: requests - requestsBefore,
       }),
+    ).pipe(
+      // Kept for the audit views (@idtrail/audit); a dry run writes nothing, and a run whose record fails still reports.
+      Effect.tap((r) =>
+        dryRun
+          ? Effect.void
+          : store.runState
+              .recordRun(r)
+              .pipe(Effect.catch((e) => Effect.logWarning(`the run could not be recorded: ${e.message}`))),
+      ),
     )
 
   // Set once the run holds its lease: a run refused at the start has no report to give.

@@ -55,6 +55,35 @@ create table {{schema}}.reconciler_quarantine (
   constraint reconciler_quarantine_pkey PRIMARY KEY (account, session_id)
 );
 
+create table {{schema}}.reconciler_runs (
+  run_id text not null,
+  account text not null,
+  mode text not null,
+  dry_run boolean not null,
+  started_at timestamp with time zone not null,
+  finished_at timestamp with time zone not null,
+  complete boolean not null,
+  stopped_by text,
+  examined integer not null,
+  started integer not null,
+  repaired integer not null,
+  unchanged integer not null,
+  missing_remotely integer not null,
+  quarantined integer not null,
+  errors integer not null,
+  events_by_type jsonb not null default '{}'::jsonb,
+  recorded_at timestamp with time zone not null default now(),
+  constraint reconciler_runs_errors_check CHECK ((errors >= 0)),
+  constraint reconciler_runs_examined_check CHECK ((examined >= 0)),
+  constraint reconciler_runs_missing_remotely_check CHECK ((missing_remotely >= 0)),
+  constraint reconciler_runs_mode_check CHECK ((mode = ANY (ARRAY['incremental'::text, 'sweep'::text]))),
+  constraint reconciler_runs_pkey PRIMARY KEY (run_id),
+  constraint reconciler_runs_quarantined_check CHECK ((quarantined >= 0)),
+  constraint reconciler_runs_repaired_check CHECK ((repaired >= 0)),
+  constraint reconciler_runs_started_check CHECK ((started >= 0)),
+  constraint reconciler_runs_unchanged_check CHECK ((unchanged >= 0))
+);
+
 create table {{schema}}.verification_sessions (
   session_id text collate "C" not null,
   status text,
@@ -77,6 +106,8 @@ create table {{schema}}.verification_sessions (
 CREATE INDEX events_global_order ON {{schema}}.events USING btree (transaction_id, "position");
 
 CREATE UNIQUE INDEX events_stripe_event_id ON {{schema}}.events USING btree (stripe_event_id) WHERE (stripe_event_id IS NOT NULL);
+
+CREATE INDEX reconciler_runs_started ON {{schema}}.reconciler_runs USING btree (started_at);
 
 CREATE INDEX verification_sessions_created ON {{schema}}.verification_sessions USING btree (created, session_id);
 

@@ -14,6 +14,7 @@ import { Config, Context, Effect, Layer, Option, type Scope, type Stream } from 
 import { sql } from "kysely"
 import { type AppendOptions, type AppendResult, appendToStream, loadState } from "./append.ts"
 import { type Audit, audit } from "./audit.ts"
+import { type AuditReportQueries, auditReport, type RunRecorder, runRecorder } from "./audit-report.ts"
 import { makeContext, registerContext, type StoreContext } from "./context.ts"
 import { type ConnectionOptions, connect } from "./database.ts"
 import {
@@ -142,12 +143,12 @@ export interface EventStoreService {
     projection: Projection | "verification_sessions",
     options?: ProjectionOptions,
   ) => Effect.Effect<number, CorruptEvent | DatabaseError>
-  /** The audit queries. */
-  readonly audit: Audit
+  /** The audit queries, and those of the audit views (`audit-report.ts`). */
+  readonly audit: Audit & AuditReportQueries
   /** Paged queries on the sessions' projection, for jobs that walk every session (the reconciler). */
   readonly sessions: SessionQueries
   /** A scheduled job's state between runs: lease, cursors, quarantined sessions (the reconciler). */
-  readonly runState: RunState
+  readonly runState: RunState & RunRecorder
 }
 
 /** Refuses to start when the log holds transaction ids the server has not reached (a restore into a new cluster). */
@@ -220,9 +221,9 @@ export const makeEventStore = (
         projection === "verification_sessions"
           ? rebuildSessions(ctx)(opts?.batchSize === undefined ? {} : { batchSize: opts.batchSize })
           : rebuildProjection(ctx)(projection, opts),
-      audit: audit(ctx),
+      audit: { ...audit(ctx), ...auditReport(ctx) },
       sessions: sessions(ctx),
-      runState: runState(ctx),
+      runState: { ...runState(ctx), ...runRecorder(ctx) },
     }
     return registerContext(service, ctx)
   })

@@ -16,6 +16,18 @@ export type {
   TimeWindow,
   TransitionCount,
 } from "./audit.ts"
+export type {
+  AuditReportQueries,
+  DailyFailureCount,
+  Funnel,
+  HistogramBucket,
+  KindCount,
+  RunRecord,
+  RunRecorder,
+  RunReport,
+  SessionCursor,
+  SessionRow,
+} from "./audit-report.ts"
 export type { ConnectionOptions } from "./database.ts"
 export * from "./errors.ts"
 export { EventStore, type EventStoreService, makeEventStore, type StoreOptions } from "./event-store.ts"

@@ -70,6 +70,7 @@ describe("the store's Promise facade is its service, derived", () => {
         "loadCursor",
         "quarantine",
         "quarantined",
+        "recordRun",
         "release",
         "releaseLease",
         "renewLease",
