@@ -250,7 +250,11 @@ const send = async (
 type AppendError = AppendInputError | CorruptEvent | DatabaseError
 
 /** The state an append is decided on: the caller's, the initial one, or (one more round trip) the stored one. */
-const stateBefore = async (ctx: StoreContext, append: PreparedAppend, options: AppendOptions) => {
+const stateBefore = (
+  ctx: StoreContext,
+  append: PreparedAppend,
+  options: AppendOptions,
+): SessionState | Promise<SessionState> => {
   if (options.state !== undefined) {
     if (options.state.version !== append.expectedVersion) {
       throw new InvalidArgument({
@@ -278,7 +282,9 @@ const appendNow =
     const prepared = prepare(streamId, events, options, ctx.eventVersions)
     if (Result.isFailure(prepared)) throw prepared.failure
     const append = prepared.success
-    const before = await stateBefore(ctx, append, options)
+    const known = stateBefore(ctx, append, options)
+    // Awaited only when it must be read: the common append takes no extra turn.
+    const before = known instanceof Promise ? await known : known
     if (before.version !== append.expectedVersion) {
       return { _tag: "VersionConflict", expected: append.expectedVersion, actual: before.version }
     }
