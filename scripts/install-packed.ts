@@ -10,7 +10,7 @@
  * stops after packing. Prints each tarball's path.
  */
 import { execFileSync } from "node:child_process"
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { resolve } from "node:path"
 
 const repo = resolve(import.meta.dirname, "..")
@@ -35,11 +35,27 @@ rmSync(dir, { recursive: true, force: true })
 mkdirSync(tarballs, { recursive: true })
 // pnpm's npm_config_* settings are not npm's: npm would warn about each.
 const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_config_/i.test(key)))
-const run = (command: string, argv: ReadonlyArray<string>, cwd: string) =>
-  execFileSync(command, argv, { cwd, env, stdio: ["ignore", "ignore", "inherit"] })
+/** Runs a command quietly; when it fails, its output (tsc writes errors to stdout) and a non-zero exit. */
+const run = (command: string, argv: ReadonlyArray<string>, cwd: string): void => {
+  try {
+    execFileSync(command, argv, { cwd, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string }
+    console.error(`${command} ${argv.join(" ")} failed:\n${stdout ?? ""}${stderr ?? ""}`)
+    process.exit(1)
+  }
+}
 
-console.error(`packing the packages into ${tarballs} (each builds first)…`)
-run("pnpm", ["-r", "--filter", "./packages/*", "pack", "--pack-destination", tarballs], repo)
+// The publishable packages: every package that is not private.
+const publishable = readdirSync(resolve(repo, "packages")).flatMap((name) => {
+  const manifest = resolve(repo, "packages", name, "package.json")
+  if (!existsSync(manifest)) return []
+  const { name: packageName, private: isPrivate } = JSON.parse(readFileSync(manifest, "utf8"))
+  return isPrivate === true ? [] : [packageName as string]
+})
+console.error(`packing ${publishable.join(", ")} into ${tarballs} (each builds first)…`)
+const filters = publishable.flatMap((name) => ["--filter", name])
+run("pnpm", ["-r", ...filters, "pack", "--pack-destination", tarballs], repo)
 const files = readdirSync(tarballs).filter((f) => f.endsWith(".tgz"))
 for (const file of files) console.log(resolve(tarballs, file))
 if (args.includes("--pack-only")) process.exit(0)
