@@ -81,6 +81,14 @@ describe("the store's Promise facade is its service, derived", () => {
     expect("ingestWebhook" in store).toBe(false)
   })
 
+  it("the append is its Promise form, not the service's Effect run each time (the hot path)", () => {
+    const promiseForm = (store.service.appendToStream as unknown as Record<symbol, unknown>)[
+      Symbol.for("@idtrail/store/promiseForm")
+    ]
+    expect(typeof promiseForm).toBe("function")
+    expect(store.appendToStream).toBe(promiseForm)
+  })
+
   it("resolves to what the service's Effect gives, and rejects with the same tagged error class", async () => {
     expect(await store.audit.countsByStatus()).toEqual(
       await Effect.runPromise(store.service.audit.countsByStatus()),
