@@ -48,5 +48,15 @@ export type RequestUpdate = typeof RequestUpdate.Type
 export const SessionCommand = Schema.Union([Observe, RequestCancel, RequestRedact, RequestUpdate])
 export type SessionCommand = typeof SessionCommand.Type
 
-/** `api` and `reconciler` reads describe the present; webhooks describe a past moment. */
-export const isAuthoritative = (source: Source): boolean => source !== "webhook"
+/**
+ * `api` and `reconciler` reads describe the present; webhooks and the Events API's snapshots
+ * (`events_api`, an event's `data.object` read back by the reconciler) describe a past moment.
+ */
+export const isAuthoritative = (source: Source): boolean => source === "api" || source === "reconciler"
+
+/**
+ * Whether observations from `source` arrive in Stripe's order. Webhooks may come late, twice or
+ * reordered; the Events API's snapshots are replayed in Stripe's own order (event `created`, then
+ * list order), so two of them in one second need no refresh to say which came last.
+ */
+export const isInStripeOrder = (source: Source): boolean => source !== "webhook"

@@ -10,7 +10,7 @@ import { SessionFacts, trackedFields } from "./facts.ts"
 import { ErrorCode, RedactionStatus, SessionOptions, SessionStatus } from "./session.ts"
 
 /** Where an observation came from. Only `api` and `reconciler` reads are authoritative. */
-export const Source = Schema.Literals(["webhook", "api", "reconciler"])
+export const Source = Schema.Literals(["webhook", "events_api", "api", "reconciler"])
 export type Source = typeof Source.Type
 
 const base = { sessionId: Schema.String, at: Schema.Int }

@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import { isInStripeOrder } from "./commands.ts"
 import { SessionMismatch } from "./errors.ts"
 import type { FieldChange, SessionEvent } from "./events.ts"
 import { isRedacted, jsonEqual, redactionRank, type SessionFacts, trackedFields as tracked } from "./facts.ts"
@@ -146,9 +147,15 @@ const unknownStatusWebhook = rule("unknownStatusWebhook", (o) =>
     : proceed(),
 )
 
-/** requires_input ⇄ processing in the second of the last change: which came last is unknown. */
+/**
+ * requires_input ⇄ processing in the second of the last change: which came last is unknown. Not
+ * for the Events API's snapshots: they are replayed in Stripe's order, so the later one is last.
+ */
 const ambiguousSameSecond = rule("ambiguousSameSecond", (o) =>
-  !o.authoritative && o.at === o.before.lastChangeAt && isAmbiguousPair(o.local.status, o.remote.status)
+  !o.authoritative &&
+  !isInStripeOrder(o.source) &&
+  o.at === o.before.lastChangeAt &&
+  isAmbiguousPair(o.local.status, o.remote.status)
     ? needRefresh(o, "ambiguous_same_second")
     : proceed(),
 )
@@ -215,7 +222,7 @@ const trackedFields = rule("trackedFields", (o) => {
     (c) => !(redacted && c.field === "metadata" && Object.keys(o.remote.metadata).length > 0),
   )
   if (changes.length === 0) return proceed()
-  if (!o.authoritative && o.at === o.before.lastChangeAt && o.events.length === 0)
+  if (!o.authoritative && !isInStripeOrder(o.source) && o.at === o.before.lastChangeAt && o.events.length === 0)
     return needRefresh(o, "ambiguous_same_second")
   return proceed(updated(o, changes))
 })

@@ -18,7 +18,7 @@ export type Actor = typeof Actor.Type
  * Where what we learned came from: the domain's observation sources, or `local` for a local
  * intent (`RequestCancel`, `RequestRedact`, `RequestUpdate`).
  */
-export const EventSource = Schema.Literals(["webhook", "api", "reconciler", "local"])
+export const EventSource = Schema.Literals(["webhook", "events_api", "api", "reconciler", "local"])
 export type EventSource = typeof EventSource.Type
 
 /** The metadata stored with every event of an append. */
