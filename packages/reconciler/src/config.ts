@@ -4,12 +4,19 @@
  *
  * @since 0.1.0
  */
-import { parseArgs } from "node:util"
-import { Effect } from "effect"
+import { Duration, Effect } from "effect"
 import { InvalidConfig } from "./errors.ts"
 
-export const usage =
-  "usage: idtrail-reconcile [--mode incremental|sweep] [--dry-run] [--json] [--account NAME] [--data-dir DIR] [--simulate N]"
+/** The flags of `idtrail reconcile` as parsed (`cli/commands.ts`), before they are checked. */
+export interface ReconcileFlags {
+  readonly mode: string
+  readonly dryRun: boolean
+  readonly json: boolean
+  readonly account: string
+  readonly dataDir: string | undefined
+  readonly simulate: string | undefined
+  readonly every: string | undefined
+}
 
 /** What one run of the command is asked to do. */
 export interface Config {
@@ -19,6 +26,8 @@ export interface Config {
   readonly account: string
   readonly dataDir: string | undefined
   readonly simulate: number | undefined
+  /** Run again and again, this far apart (jittered); undefined: one run. */
+  readonly every: Duration.Duration | undefined
   readonly apiKey: string | undefined
   readonly apiBase: string | undefined
   readonly databaseUrl: string | undefined
@@ -36,33 +45,30 @@ const count = (name: string, raw: string | undefined, min: number) => {
     : invalid(name, `${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`)
 }
 
+const units: Record<string, Duration.Unit> = { s: "seconds", m: "minutes", h: "hours", d: "days" }
+
+/** `30s`, `10m`, `1h`, `1d` (at least a second). */
+export const parseEvery = (raw: string | undefined) => {
+  if (raw === undefined) return Effect.succeed(undefined)
+  const match = /^(\d+)\s*(s|m|h|d)$/.exec(raw.trim())
+  const amount = match === null ? 0 : Number(match[1])
+  return match !== null && amount >= 1 && Number.isSafeInteger(amount)
+    ? Effect.succeed(Duration.fromInputUnsafe(`${amount} ${units[match[2]!]!}`))
+    : invalid(
+        "--every",
+        `--every must be a duration of at least 1s, like 30s, 10m, 1h or 1d, got ${JSON.stringify(raw)}`,
+      )
+}
+
 const unlessEmpty = (value: string | undefined) => (value === "" ? undefined : value)
 
-/** Reads the command line and the environment. */
-export const readConfig = Effect.fnUntraced(function* (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv) {
-  // `pnpm reconcile -- --mode sweep` hands the `--` on: it separates pnpm's options from ours.
-  const args = argv[0] === "--" ? argv.slice(1) : [...argv]
-  const { values } = yield* Effect.try({
-    try: () =>
-      parseArgs({
-        args,
-        options: {
-          mode: { type: "string", default: "incremental" },
-          "dry-run": { type: "boolean", default: false },
-          json: { type: "boolean", default: false },
-          account: { type: "string", default: "default" },
-          "data-dir": { type: "string" },
-          simulate: { type: "string" },
-        },
-        allowPositionals: false,
-      }),
-    catch: (error) =>
-      new InvalidConfig({ setting: "arguments", message: `${(error as Error).message}\n${usage}` }),
-  })
-  const mode = values.mode
+/** Checks the parsed flags and reads the environment. */
+export const readConfig = Effect.fnUntraced(function* (flags: ReconcileFlags, env: NodeJS.ProcessEnv) {
+  const mode = flags.mode
   if (mode !== "incremental" && mode !== "sweep")
     return yield* invalid("--mode", `--mode must be incremental or sweep, got ${mode}`)
-  const simulate = yield* count("--simulate", values.simulate, 0)
+  const simulate = yield* count("--simulate", flags.simulate, 0)
+  const every = yield* parseEvery(flags.every)
   const apiKey = unlessEmpty(env.STRIPE_API_KEY)
   if (simulate === undefined && apiKey === undefined)
     return yield* invalid(
@@ -84,11 +90,12 @@ export const readConfig = Effect.fnUntraced(function* (argv: ReadonlyArray<strin
     )
   return {
     mode,
-    dryRun: values["dry-run"],
-    json: values.json,
-    account: values.account,
-    dataDir: values["data-dir"],
+    dryRun: flags.dryRun,
+    json: flags.json,
+    account: flags.account,
+    dataDir: flags.dataDir,
     simulate,
+    every,
     apiKey,
     apiBase: unlessEmpty(env.STRIPE_API_BASE),
     databaseUrl: unlessEmpty(env.DATABASE_URL),

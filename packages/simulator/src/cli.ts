@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { realpathSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { startSimulator } from "./index.ts"
 
@@ -33,8 +35,9 @@ const integer = (name: string, raw: string | undefined, fallback: number, min = 
   return Number(raw)
 }
 
-const main = async (): Promise<void> => {
-  const args = process.argv.slice(2)
+/** Runs the command with `argv` (also `idtrail sim`); it serves until SIGINT or SIGTERM. */
+export const main = async (argv: ReadonlyArray<string> = process.argv.slice(2)): Promise<void> => {
+  const args = [...argv]
   // `pnpm sim -- --port 1` forwards the separator itself.
   if (args[0] === "--") args.shift()
   let values: Record<string, string | boolean | string[] | undefined>
@@ -99,4 +102,16 @@ const main = async (): Promise<void> => {
   process.once("SIGTERM", stop)
 }
 
-await main()
+// Run when this file is the entry point, also through a symlink (real paths compared).
+const isEntryPoint = (): boolean => {
+  try {
+    return (
+      process.argv[1] !== undefined &&
+      realpathSync(fileURLToPath(import.meta.url)) === realpathSync(process.argv[1])
+    )
+  } catch {
+    return false
+  }
+}
+
+if (isEntryPoint()) await main()
