@@ -80,9 +80,9 @@ export const exportCommand = Command.make(
     Effect.gen(function* () {
       const window = yield* orFail(parseWindow(from, to))
       if (output._tag === "Some") {
-        const bytes = yield* writeExportFile(window, rows, format, output.value)
+        const bytes = yield* writeExportFile(window, { rows, format }, output.value)
         yield* Console.error(`wrote ${bytes.toLocaleString("en")} bytes to ${output.value}`)
-      } else yield* writeExport(window, rows, format, process.stdout, "stdout")
+      } else yield* writeExport(window, { rows, format }, process.stdout, "stdout")
     }),
 ).pipe(
   Command.withDescription("Export a window as CSV or JSON Lines, streamed, columns described at the top"),

@@ -182,8 +182,13 @@ const inWindow = (window: TimeWindow) => {
   return (e: RecordedEvent) => e.event.at * 1000 >= from && e.event.at * 1000 < to
 }
 
-/** Pages read from the store at a time. */
-export const exportPageSize = 5000
+/** What to export. */
+export interface ExportOptions {
+  readonly rows: ExportRows
+  readonly format: ExportFormat
+  /** Rows read from the store at a time (default 5,000). */
+  readonly pageSize?: number | undefined
+}
 
 /**
  * The export of a window as a stream of text chunks (the preamble, then one chunk per page of
@@ -191,8 +196,7 @@ export const exportPageSize = 5000
  */
 export const exportWindow = (
   window: TimeWindow,
-  rows: ExportRows,
-  format: ExportFormat,
+  { rows, format, pageSize = 5000 }: ExportOptions,
 ): Stream.Stream<string, InvalidArgument | CorruptEvent | DatabaseError, EventStore> =>
   Stream.unwrap(
     Effect.map(EventStore, (store): Stream.Stream<string, InvalidArgument | CorruptEvent | DatabaseError> => {
@@ -200,17 +204,17 @@ export const exportWindow = (
         const keep = inWindow(window)
         return Stream.concat(
           Stream.make(preamble(eventColumns, format, rows, window)),
-          store.readAllPages({ after: null, pageSize: exportPageSize }).pipe(
+          store.readAllPages({ after: null, pageSize: pageSize }).pipe(
             Stream.map((page) => encodeRows(eventColumns, format, page.events.filter(keep))),
             Stream.filter((text) => text.length > 0),
           ),
         )
       }
       const pages = Stream.paginate(null as SessionCursor | null, (after) =>
-        Effect.map(store.audit.sessionsCreated(window, { after, limit: exportPageSize }), (page) => {
+        Effect.map(store.audit.sessionsCreated(window, { after, limit: pageSize }), (page) => {
           const last = page[page.length - 1]
           const next =
-            page.length === exportPageSize && last?.created != null
+            page.length === pageSize && last?.created != null
               ? { created: last.created, sessionId: last.sessionId }
               : undefined
           return [[page], Option.fromUndefinedOr(next)] as const

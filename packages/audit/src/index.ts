@@ -10,7 +10,7 @@
 import type { Writable } from "node:stream"
 import { EventStore, type PromiseStore, type TimeWindow } from "@idtrail/store"
 import { Effect, Exit, Scope } from "effect"
-import type { ExportFormat, ExportRows } from "./export.ts"
+import type { ExportOptions } from "./export.ts"
 import type { ReportOptions } from "./report-data.ts"
 import { type ServeOptions, serveAudit } from "./serve.ts"
 import {
@@ -37,6 +37,7 @@ export {
   type Column,
   csvCell,
   type ExportFormat,
+  type ExportOptions,
   type ExportRows,
   eventColumns,
   exportWindow,
@@ -84,10 +85,10 @@ export const auditViews = (store: PromiseStore) => {
     stateAt: (sessionId: string, at: Date, clock?: Clock) => run(stateAt(sessionId, at, clock)),
     writeReport: (window: TimeWindow, file: string, options?: ReportOptions) =>
       run(writeReport(window, file, options)),
-    writeExport: (window: TimeWindow, rows: ExportRows, format: ExportFormat, out: Writable) =>
-      run(writeExport(window, rows, format, out)),
-    writeExportFile: (window: TimeWindow, rows: ExportRows, format: ExportFormat, file: string) =>
-      run(writeExportFile(window, rows, format, file)),
+    writeExport: (window: TimeWindow, options: ExportOptions, out: Writable) =>
+      run(writeExport(window, options, out)),
+    writeExportFile: (window: TimeWindow, options: ExportOptions, file: string) =>
+      run(writeExportFile(window, options, file)),
     /** Starts the page; `close()` stops it. */
     serve: async (options: ServeOptions) => {
       const scope = Effect.runSync(Scope.make())

@@ -11,7 +11,7 @@ import type { SessionState } from "@idtrail/domain"
 import { EventStore, type TimeWindow } from "@idtrail/store"
 import { Effect, Stream } from "effect"
 import { type OutputFailed, outputFailed } from "./errors.ts"
-import { type ExportFormat, type ExportRows, exportWindow } from "./export.ts"
+import { type ExportOptions, exportWindow } from "./export.ts"
 import { renderReportHtml } from "./html.ts"
 import { type AuditReportData, type ReportOptions, reportData } from "./report-data.ts"
 import { renderState, renderTimeline, type TimelineEntry, toTimelineEntry } from "./timeline.ts"
@@ -76,13 +76,12 @@ const writeChunk = (out: Writable, target: string, chunk: string) =>
 /** Streams an export of `window` into `out` (a file, stdout, a socket); resolves with the bytes written. */
 export const writeExport = Effect.fn("audit.writeExport")(function* (
   window: TimeWindow,
-  rows: ExportRows,
-  format: ExportFormat,
+  options: ExportOptions,
   out: Writable,
   target = "the output",
 ) {
   let bytes = 0
-  yield* Stream.runForEach(exportWindow(window, rows, format), (chunk) => {
+  yield* Stream.runForEach(exportWindow(window, options), (chunk) => {
     bytes += Buffer.byteLength(chunk)
     return writeChunk(out, target, chunk)
   })
@@ -90,7 +89,7 @@ export const writeExport = Effect.fn("audit.writeExport")(function* (
 })
 
 /** {@link writeExport} into a file, created or replaced. */
-export const writeExportFile = (window: TimeWindow, rows: ExportRows, format: ExportFormat, file: string) =>
+export const writeExportFile = (window: TimeWindow, options: ExportOptions, file: string) =>
   Effect.acquireUseRelease(
     Effect.tryPromise({
       try: async () => {
@@ -101,7 +100,7 @@ export const writeExportFile = (window: TimeWindow, rows: ExportRows, format: Ex
       catch: (cause) => outputFailed(file, cause),
     }),
     (out) =>
-      writeExport(window, rows, format, out, file).pipe(
+      writeExport(window, options, out, file).pipe(
         // The file is complete only once it is flushed and closed.
         Effect.tap(() =>
           Effect.callback<void, OutputFailed>((resume) => {
