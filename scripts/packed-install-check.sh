@@ -8,7 +8,8 @@
 #  4. on Node 22 and on Node 24 (npm's node@22 / node@24, cached in $IDTRAIL_NODE_CACHE): start it on
 #     a database of its own, send it webhooks signed by the stripe SDK's generateTestHeaderString,
 #     check each session's history through its route and through SQL on the audit views;
-#  5. the packed CLI through node_modules/.bin: --help, and a sandbox sweep of 50 sessions.
+#  5. the packed CLI through node_modules/.bin, on both: `idtrail reconcile --help`, and a sandbox
+#     sweep of 50 sessions; and `pnpm -s reconcile -- … --json > report.json` writes only JSON.
 #
 # Needs Postgres on 127.0.0.1:5432 (user postgres, trust), npm and the registry. Exit 0 when all pass.
 set -euo pipefail
@@ -92,7 +93,7 @@ for major in 22 24; do
     from_sql="$("${psql_db[@]}" -d "$database" -F ' ' -c "
       select count(*), string_agg(stripe_event_id, ',' order by version)
       from idtrail.session_history where session_id = '$id'")"
-    status="$("${psql_db[@]}" -d "$database" -c "select status from idtrail.verification_sessions where id = '$id'")"
+    status="$("${psql_db[@]}" -d "$database" -c "select status from idtrail.verification_sessions where session_id = '$id'")"
     [ "$from_route" = "$from_sql" ] || fail "$id: the route says '$from_route', session_history says '$from_sql'"
     [ "$status" = "verified" ] || fail "$id: status '$status' in verification_sessions, expected verified"
     progress "  $id: ${from_sql%% *} events in its history (route = SQL), verified"
@@ -102,12 +103,13 @@ for major in 22 24; do
 done
 "${psql_db[@]}" -d "$database" -c "select status, sessions from idtrail.session_counts_by_status" | sed 's/^/    /'
 
-bin="$work/app/node_modules/.bin/idtrail-reconcile"
-[ -x "$bin" ] || fail "no node_modules/.bin/idtrail-reconcile"
+bins="$work/app/node_modules/.bin"
+bin="$bins/idtrail-reconcile"
+[ -x "$bin" ] && [ -x "$bins/idtrail" ] || fail "no idtrail and idtrail-reconcile in node_modules/.bin"
 for major in 22 24; do
   node_dir="$(dirname "$(node_bin "$major")")"
-  progress "Node $major: idtrail-reconcile --help"
-  PATH="$node_dir:$PATH" "$bin" --help > "$work/help.txt" || fail "idtrail-reconcile --help"
+  progress "Node $major: idtrail reconcile --help"
+  PATH="$node_dir:$PATH" "$bins/idtrail" reconcile --help > "$work/help.txt" || fail "idtrail reconcile --help"
   head -n 3 "$work/help.txt" | sed 's/^/    /'
   progress "Node $major: idtrail-reconcile --simulate 50 --mode sweep --json"
   (cd "$work" && env -u DATABASE_URL PATH="$node_dir:$PATH" "$bin" --simulate 50 --mode sweep --json > report.json 2> report.log) ||
@@ -118,5 +120,10 @@ for major in 22 24; do
     console.log(`    ${r.examined} sessions examined, ${r.started ?? 0} started, complete: ${r.complete}`)
   ' "$work/report.json" || fail "the sandbox report"
 done
+progress "the README's 'pnpm -s reconcile -- … --json > report.json' writes nothing but the report"
+(cd "$repo" && env -u DATABASE_URL pnpm -s reconcile -- --simulate 20 --mode sweep --json > "$work/pnpm-report.json" 2> /dev/null) ||
+  fail "pnpm -s reconcile"
+"$node24" -e 'JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"))' "$work/pnpm-report.json" ||
+  fail "report.json is not JSON: $(head -c 300 "$work/pnpm-report.json")"
 "${psql_db[@]}" -c "drop database if exists $database"
 progress "passed"
