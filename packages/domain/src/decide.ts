@@ -6,12 +6,12 @@
  * @since 0.1.0
  */
 import { Result } from "effect"
-import type { SessionCommand } from "./commands.ts"
+import { isAuthoritative, type SessionCommand } from "./commands.ts"
 import type { DecideError } from "./errors.ts"
 import type { SessionEvent } from "./events.ts"
 import { type Decided, observe } from "./observe.ts"
 import { requestCancel, requestRedact, requestUpdate } from "./requests.ts"
-import { fold, type SessionState } from "./state.ts"
+import { confirmedBy, fold, type SessionState } from "./state.ts"
 
 export type { Decided } from "./observe.ts"
 
@@ -51,3 +51,14 @@ export const decideAndFold = (
  */
 export const decide = (command: SessionCommand, state: SessionState): Decision =>
   Result.map(decideAndFold(command, state), (decided) => decided.events)
+
+/**
+ * The confirm step, after `decideAndFold`: the state once `command` is handled. An authoritative
+ * read moves `confirmedAt` to its time (forward only), whether or not it produced events, so an
+ * older read handled after it is stale; anything else leaves `state` as it is. Kept apart from
+ * the fold because no event records it: the store keeps it beside the stream.
+ */
+export const confirm = (command: SessionCommand, state: SessionState): SessionState =>
+  command._tag === "Observe" && isAuthoritative(command.source)
+    ? confirmedBy(state, command.observedAt)
+    : state

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 export * from "./commands.ts"
-export { type Decided, type Decision, decide, decideAndFold } from "./decide.ts"
+export { confirm, type Decided, type Decision, decide, decideAndFold } from "./decide.ts"
 export { decider } from "./decider.ts"
 export * from "./errors.ts"
 export * from "./events.ts"

@@ -12,6 +12,7 @@ import { isRedacted, jsonEqual, redactionRank, type SessionFacts, trackedFields 
 import { isTerminal, pathBetween } from "./lifecycle.ts"
 import { type Observation, proceed, refuse, rule, stop, type Verdict } from "./observation.ts"
 import { isKnownSessionStatus } from "./session.ts"
+import { newestKnownAt } from "./state.ts"
 
 /** The transition event that moves a session into `to` (a step of a legal path). */
 const transitionInto = (to: string, o: Observation): SessionEvent => {
@@ -79,6 +80,13 @@ const legalPath = (o: Observation): ReadonlyArray<string> | undefined =>
 
 const resynced = (o: Observation): boolean => o.events.some((e) => e._tag === "SessionResynced")
 
+/**
+ * In the second of the last change or of the newest authoritative read: for a webhook, which came
+ * last is unknown.
+ */
+const inLastKnownSecond = (o: Observation): boolean =>
+  o.at === o.before.lastChangeAt || o.at === o.before.confirmedAt
+
 const isAmbiguousPair = (a: string, b: string): boolean =>
   (a === "requires_input" && b === "processing") || (a === "processing" && b === "requires_input")
 
@@ -128,9 +136,13 @@ const firstKnowledge = rule("firstKnowledge", (o) => {
   return stop(...events)
 })
 
-/** Older than the last change: a late or replayed delivery, or a slow read. Nothing, whatever the source. */
+/**
+ * Older than the last change or the newest authoritative read handled (`confirmedAt`, which moves
+ * even when a read changes nothing): a late or replayed delivery, or a slow read. Nothing,
+ * whatever the source.
+ */
 const stale = rule("stale", (o) =>
-  o.at < (o.before.lastChangeAt ?? Number.NEGATIVE_INFINITY) ? stop() : proceed(),
+  o.at < (newestKnownAt(o.before) ?? Number.NEGATIVE_INFINITY) ? stop() : proceed(),
 )
 
 /** A terminal session only hears about its past from webhooks. */
@@ -154,7 +166,7 @@ const unknownStatusWebhook = rule("unknownStatusWebhook", (o) =>
 const ambiguousSameSecond = rule("ambiguousSameSecond", (o) =>
   !o.authoritative &&
   !isInStripeOrder(o.source) &&
-  o.at === o.before.lastChangeAt &&
+  inLastKnownSecond(o) &&
   isAmbiguousPair(o.local.status, o.remote.status)
     ? needRefresh(o, "ambiguous_same_second")
     : proceed(),
@@ -222,7 +234,7 @@ const trackedFields = rule("trackedFields", (o) => {
     (c) => !(redacted && c.field === "metadata" && Object.keys(o.remote.metadata).length > 0),
   )
   if (changes.length === 0) return proceed()
-  if (!o.authoritative && !isInStripeOrder(o.source) && o.at === o.before.lastChangeAt && o.events.length === 0)
+  if (!o.authoritative && !isInStripeOrder(o.source) && inLastKnownSecond(o) && o.events.length === 0)
     return needRefresh(o, "ambiguous_same_second")
   return proceed(updated(o, changes))
 })

@@ -19,6 +19,11 @@ import { isRedacted, redactionRank, SessionFacts } from "./facts.ts"
  *   observations are stale.
  * - `needsRefresh`: an observation could not be placed; only an authoritative read clears it.
  * - `capturedOutputs`: names of verified outputs captured since the last redaction; never values.
+ * - `confirmedAt`: Stripe time of the newest authoritative read handled, whether or not it
+ *   changed anything; older observations are stale too. The one field not folded from events:
+ *   `evolve` carries it over, `confirm` moves it, and the store keeps it beside the stream (a read
+ *   that changes nothing writes no event). A rebuild derives a lower bound: the newest
+ *   `observedAt` of the stream's authoritative events. Absent in states stored before it.
  */
 export const SessionState = Schema.Struct({
   sessionId: Schema.NullOr(Schema.String),
@@ -27,6 +32,7 @@ export const SessionState = Schema.Struct({
   lastChangeAt: Schema.NullOr(Schema.Int),
   needsRefresh: Schema.Boolean,
   capturedOutputs: Schema.Array(Schema.String),
+  confirmedAt: Schema.optionalKey(Schema.NullOr(Schema.Int)),
 })
 export type SessionState = typeof SessionState.Type
 
@@ -37,6 +43,7 @@ export const initialState: SessionState = {
   lastChangeAt: null,
   needsRefresh: false,
   capturedOutputs: [],
+  confirmedAt: null,
 }
 
 const later = (a: number | null, b: number): number => (a === null || b > a ? b : a)
@@ -57,6 +64,7 @@ const changed = (
   lastChangeAt: facts === null ? state.lastChangeAt : later(state.lastChangeAt, at),
   needsRefresh: state.needsRefresh,
   capturedOutputs,
+  confirmedAt: state.confirmedAt ?? null,
 })
 
 /** Only the version moves (an event with no effect on the session's facts). */
@@ -83,6 +91,7 @@ export const evolve = (state: SessionState, event: SessionEvent): SessionState =
         lastChangeAt: event.at,
         needsRefresh: false,
         capturedOutputs: [],
+        confirmedAt: state.confirmedAt ?? null,
       }
     case "SessionSubmitted":
       return changed(state, event.at, state.facts && { ...state.facts, status: "processing" })
@@ -149,6 +158,24 @@ export const evolve = (state: SessionState, event: SessionEvent): SessionState =
     default:
       return counted(state)
   }
+}
+
+/**
+ * The newest Stripe time the state has heard of: its last change or its last authoritative read.
+ * An observation older than this is stale.
+ */
+export const newestKnownAt = (state: SessionState): number | null => {
+  const confirmed = state.confirmedAt ?? null
+  return confirmed === null ? state.lastChangeAt : later(state.lastChangeAt, confirmed)
+}
+
+/**
+ * The state after an authoritative read at `at` was handled (after its events, if any):
+ * `confirmedAt` moves forward to `at`, never back.
+ */
+export const confirmedBy = (state: SessionState, at: number): SessionState => {
+  const confirmed = later(state.confirmedAt ?? null, at)
+  return confirmed === state.confirmedAt ? state : { ...state, confirmedAt: confirmed }
 }
 
 /** Folds a sequence of events, starting from `state` (the initial state by default). */
