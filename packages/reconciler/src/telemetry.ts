@@ -19,32 +19,17 @@ import { ConfigProvider, Effect, Layer, Metric } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { Otlp, OtlpExporter, OtlpSerialization } from "effect/observability"
 
+const counter = (name: string, description: string) =>
+  Metric.counter(`idtrail.reconciler.${name}`, { description, incremental: true })
+
 /** The job's metrics (OpenTelemetry names; every one carries `account`, `mode`, `dry_run`). */
 export const metrics = {
-  examined: Metric.counter("idtrail.reconciler.sessions.examined", {
-    description: "Sessions read from Stripe and compared with the local record",
-    incremental: true,
-  }),
-  started: Metric.counter("idtrail.reconciler.sessions.recorded", {
-    description: "Sessions missing locally, now recorded",
-    incremental: true,
-  }),
-  repaired: Metric.counter("idtrail.reconciler.sessions.repaired", {
-    description: "Known sessions whose local record drifted and was repaired",
-    incremental: true,
-  }),
-  quarantined: Metric.counter("idtrail.reconciler.sessions.quarantined", {
-    description: "Sessions that failed and were set aside for the next runs",
-    incremental: true,
-  }),
-  requests: Metric.counter("idtrail.reconciler.stripe.requests", {
-    description: "HTTP requests sent to Stripe, retries included",
-    incremental: true,
-  }),
-  rateLimited: Metric.counter("idtrail.reconciler.stripe.rate_limited", {
-    description: "Stripe's 429 answers (each is retried)",
-    incremental: true,
-  }),
+  examined: counter("sessions.examined", "Sessions read from Stripe and compared with the local record"),
+  started: counter("sessions.recorded", "Sessions missing locally, now recorded"),
+  repaired: counter("sessions.repaired", "Known sessions whose local record drifted and was repaired"),
+  quarantined: counter("sessions.quarantined", "Sessions that failed and were set aside for the next runs"),
+  requests: counter("stripe.requests", "HTTP requests sent to Stripe, retries included"),
+  rateLimited: counter("stripe.rate_limited", "Stripe's 429 answers (each is retried)"),
   driftAge: Metric.histogram("idtrail.reconciler.drift_age_seconds", {
     description:
       "For each session recorded or repaired: Stripe's time of the read minus the local record's last change (its creation when it was missing)",

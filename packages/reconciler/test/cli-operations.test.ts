@@ -2,30 +2,21 @@
  * The `idtrail` command as an operator runs it: help, migrate, `--every` until SIGTERM, and the
  * telemetry an OTLP collector receives. Each test spawns the CLI (1-6 s each).
  */
-import { execFile, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import { mkdtemp, rm } from "node:fs/promises"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { startSimulator } from "@idtrail/simulator"
 import { openStore } from "@idtrail/store"
 import { describe, expect, it } from "vitest"
 import { exitCodes, type Report } from "../src/index.ts"
+import { binPath, runBin } from "./cli-harness.ts"
 
-const idtrail = fileURLToPath(new URL("../src/idtrail.ts", import.meta.url))
+const idtrail = binPath("idtrail.ts")
 
-const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
-  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(
-      process.execPath,
-      [idtrail, ...args],
-      { env: { PATH: process.env.PATH ?? "", ...env }, timeout: 120_000 },
-      (error, stdout, stderr) =>
-        resolve({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }),
-    )
-  })
+const run = runBin(idtrail)
 
 const withTempDir = async <A>(f: (dir: string) => Promise<A>): Promise<A> => {
   const dir = await mkdtemp(join(tmpdir(), "idtrail-ops-"))

@@ -1,25 +1,16 @@
-import { execFile, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { startSimulator } from "@idtrail/simulator"
 import { describe, expect, it } from "vitest"
 import { exitCodes, type Report } from "../src/index.ts"
+import { binPath, runBin } from "./cli-harness.ts"
 
-const cli = fileURLToPath(new URL("../src/cli.ts", import.meta.url))
+const cli = binPath("cli.ts")
 
 /** Runs the CLI as an operator would, with only the given environment. */
-const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
-  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(
-      process.execPath,
-      [cli, ...args],
-      { env: { PATH: process.env.PATH ?? "", ...env }, timeout: 120_000 },
-      (error, stdout, stderr) =>
-        resolve({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }),
-    )
-  })
+const run = runBin(cli)
 
 describe("the idtrail-reconcile command", () => {
   it("sweeps the simulator sandbox on the embedded store: progress on stderr, a JSON report on stdout, exit 0", async () => {
