@@ -7,7 +7,7 @@
 import { Cause, Exit, Option } from "effect"
 import type { Report } from "./report.ts"
 
-/** Every exit code of `idtrail-reconcile`. */
+/** Every exit code of `idtrail reconcile` (and `idtrail-reconcile`); `idtrail migrate` uses 0, 2 and 4. */
 export const exitCodes = {
   /** The run is complete. */
   complete: 0,

@@ -3,7 +3,7 @@
  * telemetry an OTLP collector receives. Each test spawns the CLI (1-6 s each).
  */
 import { spawn } from "node:child_process"
-import { mkdtemp, rm } from "node:fs/promises"
+import { mkdtemp, rm, symlink } from "node:fs/promises"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
@@ -63,6 +63,32 @@ describe("idtrail --help", () => {
   })
 })
 
+describe("the bins", () => {
+  it("run through a symlink, as node_modules/.bin links them", async () => {
+    await withTempDir(async (dir) => {
+      await symlink(idtrail, join(dir, "idtrail"))
+      const { code, stdout } = await runBin(join(dir, "idtrail"))(["--version"])
+      expect(code).toBe(0)
+      expect(stdout).toBe("idtrail 0.1.0\n")
+    })
+  })
+})
+
+describe("idtrail reconcile", () => {
+  it("exits 3 while another run of the account holds the lease", async () => {
+    await withTempDir(async (dir) => {
+      const dataDir = join(dir, "db")
+      const store = await openStore({ dataDir })
+      await store.runState.acquireLease("default", "recon_elsewhere", 600)
+      await store.close()
+      const { code, stdout, stderr } = await run(["reconcile", "--simulate", "1", "--data-dir", dataDir])
+      expect(code).toBe(exitCodes.runInProgress)
+      expect(stdout).toBe("")
+      expect(stderr).toMatch(/recon_elsewhere/)
+    })
+  }, 120_000)
+})
+
 describe("idtrail migrate", () => {
   it("brings an embedded store up to date and exits 0; an unreachable database exits 4", async () => {
     await withTempDir(async (dir) => {
@@ -72,7 +98,7 @@ describe("idtrail migrate", () => {
     })
     const down = await run(["migrate"], { DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" })
     expect(down.code).toBe(exitCodes.databaseUnavailable)
-  })
+  }, 120_000)
 })
 
 describe("idtrail reconcile --every", () => {
