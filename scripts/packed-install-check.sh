@@ -126,4 +126,4 @@ progress "the README's 'pnpm -s reconcile -- … --json > report.json' writes no
 "$node24" -e 'JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"))' "$work/pnpm-report.json" ||
   fail "report.json is not JSON: $(head -c 300 "$work/pnpm-report.json")"
 "${psql_db[@]}" -c "drop database if exists $database"
-progress "passed"
+progress "passed in ${SECONDS} s"
