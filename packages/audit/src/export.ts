@@ -26,7 +26,7 @@ import {
   type TimeWindow,
 } from "@idtrail/store"
 import { Effect, Option, Stream } from "effect"
-import { toTimelineEntry } from "./timeline.ts"
+import { type TimelineEntry, toTimelineEntry } from "./timeline.ts"
 
 /** What one row stands for. */
 export type ExportRows = "event" | "session"
@@ -42,61 +42,69 @@ export interface Column<R> {
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString())
 
+/** An exported event and its timeline entry (computed once per row). */
+export interface ExportedEvent {
+  readonly e: RecordedEvent
+  readonly t: TimelineEntry
+}
+
+const exported = (e: RecordedEvent): ExportedEvent => ({ e, t: toTimelineEntry(e) })
+
 /** The columns of an event export. */
-export const eventColumns: ReadonlyArray<Column<RecordedEvent>> = [
-  { name: "position", description: "the event's position in the log", value: (e) => e.position },
-  { name: "session_id", description: "the VerificationSession (vs_…)", value: (e) => e.streamId },
+export const eventColumns: ReadonlyArray<Column<ExportedEvent>> = [
+  { name: "position", description: "the event's position in the log", value: ({ e }) => e.position },
+  { name: "session_id", description: "the VerificationSession (vs_…)", value: ({ e }) => e.streamId },
   {
     name: "version",
     description: "the event's number in its session's stream, from 1",
-    value: (e) => e.streamVersion,
+    value: ({ e }) => e.streamVersion,
   },
   {
     name: "type",
     description: "the domain event (SessionVerified, VerificationFailed, …)",
-    value: (e) => e.event._tag,
+    value: ({ e }) => e.event._tag,
   },
   {
     name: "at",
     description: "Stripe's time of what the event describes (ISO 8601, UTC)",
-    value: (e) => iso(new Date(e.event.at * 1000)),
+    value: ({ e }) => iso(new Date(e.event.at * 1000)),
   },
   {
     name: "recorded_at",
     description: "when idtrail recorded it (ISO 8601, UTC)",
-    value: (e) => iso(e.recordedAt),
+    value: ({ e }) => iso(e.recordedAt),
   },
   {
     name: "source",
     description: "webhook, events API (run id), read (run id), API read, or local",
-    value: (e) => toTimelineEntry(e).source,
+    value: ({ t }) => t.source,
   },
   {
     name: "actor",
     description: "who caused it: service:name, user:id or reconciler:run id",
-    value: (e) => `${e.metadata.actor.kind}:${e.metadata.actor.id}`,
+    value: ({ e }) => `${e.metadata.actor.kind}:${e.metadata.actor.id}`,
   },
   {
     name: "stripe_event_id",
     description: "the Stripe event (evt_…) it came from, if any",
-    value: (e) => e.metadata.stripeEventId,
+    value: ({ e }) => e.metadata.stripeEventId,
   },
   {
     name: "stripe_event_type",
     description: "that Stripe event's type",
-    value: (e) => e.metadata.stripeEventType,
+    value: ({ e }) => e.metadata.stripeEventType,
   },
-  { name: "causation_id", description: "what caused this append", value: (e) => e.metadata.causationId },
+  { name: "causation_id", description: "what caused this append", value: ({ e }) => e.metadata.causationId },
   {
     name: "correlation_id",
     description: "the id shared by one request or run",
-    value: (e) => e.metadata.correlationId,
+    value: ({ e }) => e.metadata.correlationId,
   },
-  { name: "change", description: "what changed, in words", value: (e) => toTimelineEntry(e).change },
+  { name: "change", description: "what changed, in words", value: ({ t }) => t.change },
   {
     name: "data",
     description: "the event as recorded (JSON; never personal data)",
-    value: (e) => JSON.stringify(e.event),
+    value: ({ e }) => JSON.stringify(e.event),
   },
 ]
 
@@ -205,7 +213,7 @@ export const exportWindow = (
         return Stream.concat(
           Stream.make(preamble(eventColumns, format, rows, window)),
           store.readAllPages({ after: null, pageSize: pageSize }).pipe(
-            Stream.map((page) => encodeRows(eventColumns, format, page.events.filter(keep))),
+            Stream.map((page) => encodeRows(eventColumns, format, page.events.filter(keep).map(exported))),
             Stream.filter((text) => text.length > 0),
           ),
         )
