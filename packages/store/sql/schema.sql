@@ -98,6 +98,7 @@ create table {{schema}}.verification_sessions (
   last_change_at timestamp with time zone,
   updated_at timestamp with time zone not null default now(),
   state json not null,
+  confirmed_at bigint,
   constraint verification_sessions_pkey PRIMARY KEY (session_id)
 ) with (fillfactor=50);
 
@@ -231,7 +232,7 @@ create view {{schema}}.session_verification_times as
 
 -- functions
 
-CREATE OR REPLACE FUNCTION {{schema}}.append_batch(p_stream_ids text[], p_expected_versions bigint[], p_stripe_event_ids text[], p_events jsonb[], p_metadata jsonb[], p_states jsonb[], OUT ord integer, OUT outcome text, OUT version bigint, OUT positions bigint[])
+CREATE OR REPLACE FUNCTION {{schema}}.append_batch(p_stream_ids text[], p_expected_versions bigint[], p_stripe_event_ids text[], p_events jsonb[], p_metadata jsonb[], p_states jsonb[], p_confirmed_seen bigint[] DEFAULT NULL::bigint[], OUT ord integer, OUT outcome text, OUT version bigint, OUT positions bigint[])
  RETURNS SETOF record
  LANGUAGE plpgsql
 AS $function$
@@ -256,7 +257,8 @@ begin
     else
       select a.outcome, a.version, a.positions into outcome, version, positions
         from {{schema}}.append_to_stream(p_stream_ids[i], p_expected_versions[i], p_stripe_event_ids[i],
-                                   p_events[i], p_metadata[i], p_states[i]) a;
+                                   p_events[i], p_metadata[i], p_states[i],
+                                   p_confirmed_seen[i]) a;
     end if;
     return next;
   end loop;
@@ -264,7 +266,7 @@ end
 $function$
 ;
 
-CREATE OR REPLACE FUNCTION {{schema}}.append_one(p_stream_id text, p_expected_version bigint, p_stripe_event_id text, p_type text, p_event jsonb, p_metadata jsonb, p_state json, p_status text, p_redaction_status text, p_last_error_code text, p_session_type text, p_livemode boolean, p_created bigint, p_session_metadata jsonb, p_needs_refresh boolean, p_last_change_at bigint, OUT outcome text, OUT version bigint, OUT event_position bigint)
+CREATE OR REPLACE FUNCTION {{schema}}.append_one(p_stream_id text, p_expected_version bigint, p_stripe_event_id text, p_type text, p_event jsonb, p_metadata jsonb, p_state json, p_status text, p_redaction_status text, p_last_error_code text, p_session_type text, p_livemode boolean, p_created bigint, p_session_metadata jsonb, p_needs_refresh boolean, p_last_change_at bigint, p_confirmed_at bigint DEFAULT NULL::bigint, p_confirmed_seen bigint DEFAULT NULL::bigint, OUT outcome text, OUT version bigint, OUT event_position bigint)
  RETURNS record
  LANGUAGE plpgsql
 AS $function$
@@ -287,8 +289,10 @@ begin
       needs_refresh = coalesce(p_needs_refresh, false),
       last_change_at = to_timestamp(p_last_change_at),
       updated_at = now(),
-      state = p_state
-    where v.session_id = p_stream_id and v.version = p_expected_version;
+      state = p_state,
+      confirmed_at = greatest(v.confirmed_at, p_confirmed_at)
+    where v.session_id = p_stream_id and v.version = p_expected_version
+      and (p_confirmed_seen is null or coalesce(v.confirmed_at, 0) <= p_confirmed_seen);
     if found then
       insert into {{schema}}.events (stream_id, stream_version, type, data, metadata, stripe_event_id)
       values (p_stream_id, p_expected_version + 1, p_type, p_event, p_metadata, p_stripe_event_id)
@@ -301,12 +305,13 @@ begin
   -- A new stream, a lost race or a missing row: nothing is written yet; the general append decides.
   select a.outcome, a.version, a.positions[1] into outcome, version, event_position
     from {{schema}}.append_to_stream(p_stream_id, p_expected_version, p_stripe_event_id,
-                               jsonb_build_array(p_event), p_metadata, p_state::jsonb) a;
+                               jsonb_build_array(p_event), p_metadata, p_state::jsonb,
+                               p_confirmed_seen) a;
 end
 $function$
 ;
 
-CREATE OR REPLACE FUNCTION {{schema}}.append_to_stream(p_stream_id text, p_expected_version bigint, p_stripe_event_id text, p_events jsonb, p_metadata jsonb, p_state jsonb, OUT outcome text, OUT version bigint, OUT positions bigint[])
+CREATE OR REPLACE FUNCTION {{schema}}.append_to_stream(p_stream_id text, p_expected_version bigint, p_stripe_event_id text, p_events jsonb, p_metadata jsonb, p_state jsonb, p_confirmed_seen bigint DEFAULT NULL::bigint, OUT outcome text, OUT version bigint, OUT positions bigint[])
  RETURNS record
  LANGUAGE plpgsql
 AS $function$
@@ -326,7 +331,8 @@ begin
     if p_state is null then
       -- No folded state: move the version only; readers fold the stream past the row's state.
       update {{schema}}.verification_sessions as v set version = v_version, updated_at = now()
-       where v.session_id = p_stream_id and v.version = p_expected_version;
+       where v.session_id = p_stream_id and v.version = p_expected_version
+    and (p_confirmed_seen is null or coalesce(v.confirmed_at, 0) <= p_confirmed_seen);
     else
 
   update {{schema}}.verification_sessions as v set
@@ -340,16 +346,18 @@ begin
     needs_refresh = coalesce((p_state->>'needsRefresh')::boolean, false),
     last_change_at = to_timestamp((p_state->>'lastChangeAt')::bigint),
     state = coalesce(p_state, '{}'::jsonb),
+    confirmed_at = greatest(v.confirmed_at, (p_state->>'confirmedAt')::bigint),
     version = v_version,
     updated_at = now()
-  where v.session_id = p_stream_id and v.version = p_expected_version;
+  where v.session_id = p_stream_id and v.version = p_expected_version
+    and (p_confirmed_seen is null or coalesce(v.confirmed_at, 0) <= p_confirmed_seen);
     end if;
     v_won := found;
   elsif not exists (select 1 from {{schema}}.events e where e.stream_id = p_stream_id) then
 
   insert into {{schema}}.verification_sessions as v (
-    session_id, status, redaction_status, last_error_code, type, livemode, created, metadata, needs_refresh, last_change_at, state, version, updated_at)
-  values (p_stream_id, p_state->'facts'->>'status', p_state->'facts'->>'redactionStatus', p_state->'facts'->'lastError'->>'code', p_state->'facts'->>'type', (p_state->'facts'->>'livemode')::boolean, to_timestamp((p_state->'facts'->>'created')::bigint), coalesce(p_state->'facts'->'metadata', '{}'), coalesce((p_state->>'needsRefresh')::boolean, false), to_timestamp((p_state->>'lastChangeAt')::bigint), coalesce(p_state, '{}'::jsonb), v_version, now())
+    session_id, status, redaction_status, last_error_code, type, livemode, created, metadata, needs_refresh, last_change_at, state, confirmed_at, version, updated_at)
+  values (p_stream_id, p_state->'facts'->>'status', p_state->'facts'->>'redactionStatus', p_state->'facts'->'lastError'->>'code', p_state->'facts'->>'type', (p_state->'facts'->>'livemode')::boolean, to_timestamp((p_state->'facts'->>'created')::bigint), coalesce(p_state->'facts'->'metadata', '{}'), coalesce((p_state->>'needsRefresh')::boolean, false), to_timestamp((p_state->>'lastChangeAt')::bigint), coalesce(p_state, '{}'::jsonb), (p_state->>'confirmedAt')::bigint, v_version, now())
   on conflict (session_id) do nothing;
     v_won := found;
   end if;
@@ -363,8 +371,8 @@ begin
       if version = p_expected_version then
 
   insert into {{schema}}.verification_sessions as v (
-    session_id, status, redaction_status, last_error_code, type, livemode, created, metadata, needs_refresh, last_change_at, state, version, updated_at)
-  values (p_stream_id, p_state->'facts'->>'status', p_state->'facts'->>'redactionStatus', p_state->'facts'->'lastError'->>'code', p_state->'facts'->>'type', (p_state->'facts'->>'livemode')::boolean, to_timestamp((p_state->'facts'->>'created')::bigint), coalesce(p_state->'facts'->'metadata', '{}'), coalesce((p_state->>'needsRefresh')::boolean, false), to_timestamp((p_state->>'lastChangeAt')::bigint), coalesce(p_state, '{}'::jsonb), v_version, now())
+    session_id, status, redaction_status, last_error_code, type, livemode, created, metadata, needs_refresh, last_change_at, state, confirmed_at, version, updated_at)
+  values (p_stream_id, p_state->'facts'->>'status', p_state->'facts'->>'redactionStatus', p_state->'facts'->'lastError'->>'code', p_state->'facts'->>'type', (p_state->'facts'->>'livemode')::boolean, to_timestamp((p_state->'facts'->>'created')::bigint), coalesce(p_state->'facts'->'metadata', '{}'), coalesce((p_state->>'needsRefresh')::boolean, false), to_timestamp((p_state->>'lastChangeAt')::bigint), coalesce(p_state, '{}'::jsonb), (p_state->>'confirmedAt')::bigint, v_version, now())
   on conflict (session_id) do nothing;
         v_won := found;
         if not v_won then
@@ -405,10 +413,13 @@ CREATE OR REPLACE FUNCTION {{schema}}.project_session(p_session_id text, p_versi
  RETURNS void
  LANGUAGE sql
 AS $function$
-
   insert into {{schema}}.verification_sessions as v (
-    session_id, status, redaction_status, last_error_code, type, livemode, created, metadata, needs_refresh, last_change_at, state, version, updated_at)
-  values (p_session_id, p_state->'facts'->>'status', p_state->'facts'->>'redactionStatus', p_state->'facts'->'lastError'->>'code', p_state->'facts'->>'type', (p_state->'facts'->>'livemode')::boolean, to_timestamp((p_state->'facts'->>'created')::bigint), coalesce(p_state->'facts'->'metadata', '{}'), coalesce((p_state->>'needsRefresh')::boolean, false), to_timestamp((p_state->>'lastChangeAt')::bigint), coalesce(p_state, '{}'::jsonb), p_version, now())
+    session_id, status, redaction_status, last_error_code, type, livemode, created, metadata, needs_refresh, last_change_at, state, confirmed_at, version, updated_at)
+  values (p_session_id, p_state->'facts'->>'status', p_state->'facts'->>'redactionStatus', p_state->'facts'->'lastError'->>'code', p_state->'facts'->>'type', (p_state->'facts'->>'livemode')::boolean, to_timestamp((p_state->'facts'->>'created')::bigint), coalesce(p_state->'facts'->'metadata', '{}'), coalesce((p_state->>'needsRefresh')::boolean, false), to_timestamp((p_state->>'lastChangeAt')::bigint), coalesce(p_state, '{}'::jsonb),
+          greatest((p_state->>'confirmedAt')::bigint,
+                   (select max((e.metadata->>'observedAt')::bigint) from {{schema}}.events e
+                     where e.stream_id = p_session_id and e.metadata->>'source' in ('api', 'reconciler'))),
+          p_version, now())
   on conflict (session_id) do update set
     status = excluded.status,
     redaction_status = excluded.redaction_status,
@@ -420,6 +431,7 @@ AS $function$
     needs_refresh = excluded.needs_refresh,
     last_change_at = excluded.last_change_at,
     state = excluded.state,
+    confirmed_at = greatest(v.confirmed_at, excluded.confirmed_at),
     version = excluded.version,
     updated_at = excluded.updated_at
   where v.version <= excluded.version

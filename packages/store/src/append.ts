@@ -70,6 +70,12 @@ export interface AppendOptions {
    * When absent the store reads it (one more round trip), except for a new stream.
    */
   readonly state?: SessionState | undefined
+  /**
+   * The session's `confirmedAt` the events were decided on (`null`: never confirmed). When given,
+   * a session confirmed since by a newer authoritative read answers `VersionConflict` (nothing
+   * written), as a moved version does: the decision saw an older record. `handle` passes it.
+   */
+  readonly expectedConfirmedAt?: number | null | undefined
 }
 
 const decodeMetadata = Schema.decodeUnknownResult(EventMetadata)
@@ -77,6 +83,16 @@ const decodeMetadata = Schema.decodeUnknownResult(EventMetadata)
 interface StateRow {
   stream_version: string | null
   state: SessionState | null
+  confirmed_at: string | null
+}
+
+/**
+ * The state with the row's `confirmed_at`: the column is what counts, since a read that changes
+ * nothing moves the column alone, and states stored before it have no `confirmedAt`.
+ */
+const withConfirmedAt = (state: SessionState, column: string | null): SessionState => {
+  const confirmedAt = column === null ? null : Number(column)
+  return (state.confirmedAt ?? null) === confirmedAt ? state : { ...state, confirmedAt }
 }
 
 /**
@@ -90,19 +106,20 @@ export const loadState =
     Effect.gen(function* () {
       // The session's row holds the stream's version; the log is only asked when there is no row.
       const result = yield* query("loadState", () =>
-        sql<StateRow>`select coalesce(
-              (select version from ${ctx.ref("verification_sessions")} where session_id = ${streamId}),
+        sql<StateRow>`select coalesce(v.version,
               (select max(stream_version) from ${ctx.ref("events")} where stream_id = ${streamId})) as stream_version,
-            (select state from ${ctx.ref("verification_sessions")} where session_id = ${streamId}) as state`.execute(
-          ctx.db,
-        ),
+            v.state, v.confirmed_at::text as confirmed_at
+          from (select) as one
+          left join ${ctx.ref("verification_sessions")} v on v.session_id = ${streamId}`.execute(ctx.db),
       )
       const row = result.rows[0]
       const version = row?.stream_version === null || row === undefined ? 0 : Number(row.stream_version)
       if (version === 0) return initialState
-      if (row?.state !== null && row?.state !== undefined && row.state.version === version) return row.state
+      const confirmedAt = row?.confirmed_at ?? null
+      if (row?.state !== null && row?.state !== undefined && row.state.version === version)
+        return withConfirmedAt(row.state, confirmedAt)
       const events = yield* readStream(ctx)(streamId)
-      return fold(events.map((e) => e.event))
+      return withConfirmedAt(fold(events.map((e) => e.event)), confirmedAt)
     })
 
 /** A validated append, ready to send once the state before it is known. */
@@ -115,6 +132,8 @@ interface PreparedAppend {
   /** The one event of a one-event append, encoded: such appends take the lean path. */
   readonly single: { readonly type: string; readonly event: string } | null
   readonly metadata: string
+  /** See `AppendCall.confirmedSeen`. */
+  readonly confirmedSeen: number | null
 }
 
 /** Every check of an append, synchronously: bad input never reaches the database. */
@@ -138,6 +157,19 @@ const prepare = (
   if (!Array.isArray(events) || events.length === 0) {
     return Result.fail(
       new InvalidArgument({ argument: "events", message: "an append needs at least one event" }),
+    )
+  }
+  const { expectedConfirmedAt } = options
+  if (
+    expectedConfirmedAt !== undefined &&
+    expectedConfirmedAt !== null &&
+    !(Number.isSafeInteger(expectedConfirmedAt) && expectedConfirmedAt >= 0)
+  ) {
+    return Result.fail(
+      new InvalidArgument({
+        argument: "expectedConfirmedAt",
+        message: `expectedConfirmedAt must be unix seconds or null when present, got ${String(expectedConfirmedAt)}`,
+      }),
     )
   }
   const stripeEventId = options.stripeEventId ?? null
@@ -209,6 +241,7 @@ const prepare = (
     batch: `[${encoded.map((e) => e.json).join(",")}]`,
     single: encoded.length === 1 ? { type: encoded[0]!.type, event: encoded[0]!.json } : null,
     metadata: metadataJson,
+    confirmedSeen: expectedConfirmedAt === undefined ? null : (expectedConfirmedAt ?? 0),
   })
 }
 
@@ -230,6 +263,7 @@ const send = async (
     metadata: append.metadata,
     row: sessionRowOf(after),
     single: append.single,
+    confirmedSeen: append.confirmedSeen,
   })
   switch (row.outcome) {
     case "appended":

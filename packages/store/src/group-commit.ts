@@ -33,6 +33,11 @@ export interface AppendCall {
   readonly row: SessionRow
   /** For a one-event append: the event's type and JSON, so it can go through `append_one`. */
   readonly single: { readonly type: string; readonly event: string } | null
+  /**
+   * The session's `confirmed_at` the events were decided on (0 for none): a row confirmed since by
+   * a newer read answers a conflict. `null`: not checked.
+   */
+  readonly confirmedSeen: number | null
 }
 
 /** What `append_to_stream` answered for one append. */
@@ -126,15 +131,15 @@ export const makeGroupCommit = (
   const named = (name: string) => (prepared ? { name } : {})
   const one = {
     ...named(`idtrail_append_${schema}`),
-    text: `select outcome, version, positions from "${schema}".append_to_stream($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb)`,
+    text: `select outcome, version, positions from "${schema}".append_to_stream($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb, $7)`,
   }
   const lean = {
     ...named(`idtrail_append_one_${schema}`),
-    text: `select outcome, version, event_position from "${schema}".append_one($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::json, $8, $9, $10, $11, $12, $13, $14::jsonb, $15, $16)`,
+    text: `select outcome, version, event_position from "${schema}".append_one($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::json, $8, $9, $10, $11, $12, $13, $14::jsonb, $15, $16, $17, $18)`,
   }
   const many = {
     ...named(`idtrail_append_batch_${schema}`),
-    text: `select ord, outcome, version, positions from "${schema}".append_batch($1::text[], $2::bigint[], $3::text[], $4::jsonb[], $5::jsonb[], $6::jsonb[]) order by ord`,
+    text: `select ord, outcome, version, positions from "${schema}".append_batch($1::text[], $2::bigint[], $3::text[], $4::jsonb[], $5::jsonb[], $6::jsonb[], $7::bigint[]) order by ord`,
   }
   const stalledAfterMs = options.stalledAfterMs ?? 100
   // Calls at the database outside the slots (stalled calls, appends sent alone) stay below the
@@ -177,6 +182,8 @@ export const makeGroupCommit = (
             row.metadata,
             row.needsRefresh,
             row.lastChangeAt,
+            row.confirmedAt,
+            call.confirmedSeen,
           ],
         })
         const answer = result.rows[0]!
@@ -195,6 +202,7 @@ export const makeGroupCommit = (
           call.events,
           call.metadata,
           call.row.state,
+          call.confirmedSeen,
         ],
       })
       return result.rows[0]!
@@ -251,6 +259,7 @@ export const makeGroupCommit = (
           batch.map((w) => w.call.events),
           batch.map((w) => w.call.metadata),
           batch.map((w) => w.call.row.state),
+          batch.map((w) => w.call.confirmedSeen),
         ],
       })
       rows = result.rows

@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import {
+  confirm,
   type DecideError,
   decideAndFold,
   observeEvent,
@@ -17,6 +18,7 @@ import {
 } from "@idtrail/domain"
 import { Data, Effect, Schedule } from "effect"
 import { appendFolded, loadState } from "./append.ts"
+import { confirmSession } from "./confirm.ts"
 import type { StoreContext } from "./context.ts"
 import {
   type AppendInputError,
@@ -37,7 +39,10 @@ export interface EventsAppended {
   readonly state: SessionState
 }
 
-/** The command changes nothing (a repeated, stale or already-known observation). */
+/**
+ * The command changes nothing (a repeated, stale or already-known observation). An authoritative
+ * read may still have moved the session's `confirmedAt` (no event, same version).
+ */
 export interface NothingToDo {
   readonly _tag: "NothingToDo"
   readonly version: number
@@ -117,6 +122,7 @@ const checkMaxRetries = (maxRetries: unknown): Effect.Effect<number, InvalidArgu
  */
 export const handle = (ctx: StoreContext) => {
   const append = appendFolded(ctx)
+  const confirmOnly = confirmSession(ctx)
   return Effect.fn("store.handle")(function* (
     streamId: string,
     command: SessionCommand,
@@ -129,13 +135,22 @@ export const handle = (ctx: StoreContext) => {
     const once = Effect.gen(function* () {
       const state = yield* loadState(ctx)(id)
       const decided = yield* Effect.fromResult(decideAndFold(command, state))
-      if (decided.events.length === 0) return { _tag: "NothingToDo", version: state.version, state } as const
+      // The confirm step: an authoritative read moves confirmedAt, with or without events.
+      const after = confirm(command, decided.state)
+      if (decided.events.length === 0) {
+        if (after !== decided.state && options.dryRun !== true) {
+          // Nothing to record, but older observations are stale from now on; on the version decided.
+          const moved = yield* confirmOnly(id, state.version, after.confirmedAt!)
+          if (!moved) return yield* new LostRace()
+        }
+        return { _tag: "NothingToDo", version: state.version, state: after } as const
+      }
       if (options.dryRun === true) {
         return {
           _tag: "WouldAppend",
           events: decided.events,
           version: state.version,
-          state: decided.state,
+          state: after,
         } as const
       }
       const result = yield* append(id, decided.events, {
@@ -143,7 +158,8 @@ export const handle = (ctx: StoreContext) => {
         stripeEventId: metadata.stripeEventId,
         metadata,
         state,
-        after: decided.state,
+        expectedConfirmedAt: state.confirmedAt ?? null,
+        after,
       })
       switch (result._tag) {
         case "Appended":

@@ -25,6 +25,8 @@ export interface SessionRow {
   readonly needsRefresh: boolean
   /** Unix seconds (Stripe time). */
   readonly lastChangeAt: number | null
+  /** The newest authoritative read handled, unix seconds (Stripe time); the row keeps the greatest. */
+  readonly confirmedAt: number | null
 }
 
 /**
@@ -74,5 +76,6 @@ export const sessionRowOf = (state: SessionState): SessionRow => {
     metadata: JSON.stringify(facts?.metadata ?? {}),
     needsRefresh: state.needsRefresh,
     lastChangeAt: state.lastChangeAt,
+    confirmedAt: state.confirmedAt ?? null,
   }
 }

@@ -1,4 +1,4 @@
-import { decodeStripeEvent, fold } from "@idtrail/domain"
+import { confirm, decodeStripeEvent, fold } from "@idtrail/domain"
 import { sql } from "kysely"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { CommandContext } from "../src/index.ts"
@@ -141,7 +141,8 @@ describe.each(backends)("handle on $name", ({ databaseUrl }) => {
     const dry = await store.handle("vs_h5", command, { actor }, { dryRun: true })
     expect(dry).toMatchObject({ _tag: "WouldAppend", version: 1, events: [{ _tag: "SessionSubmitted" }] })
     if (dry._tag !== "WouldAppend") return
-    expect(dry.state).toEqual(fold(dry.events, await store.state("vs_h5")))
+    // The confirm step follows the fold: an authoritative read moves confirmedAt.
+    expect(dry.state).toEqual(confirm(command, fold(dry.events, await store.state("vs_h5"))))
     expect(dry.state.facts?.status).toBe("processing")
     expect(await store.readStream("vs_h5")).toEqual(before)
     expect((await store.state("vs_h5")).version).toBe(1)
@@ -174,14 +175,11 @@ describe.each(backends)("handle on $name", ({ databaseUrl }) => {
     expect(await store.readStream("vs_unknown_dry")).toEqual([])
   })
 
-  it("the state handle returns and stores is its events folded onto the state before them", async () => {
-    const result = await store.handle(
-      "vs_h6",
-      observation(snapshot("vs_h6", "verified", { metadata: { a: "1" } }), 100, "api"),
-      { actor },
-    )
+  it("the state handle returns and stores is its events folded onto the state before them, then confirmed", async () => {
+    const command = observation(snapshot("vs_h6", "verified", { metadata: { a: "1" } }), 100, "api")
+    const result = await store.handle("vs_h6", command, { actor })
     if (result._tag !== "EventsAppended") throw new Error(`expected EventsAppended, got ${result._tag}`)
-    expect(result.state).toEqual(fold(result.events))
+    expect(result.state).toEqual(confirm(command, fold(result.events)))
     expect(await store.state("vs_h6")).toEqual(result.state)
   })
 
