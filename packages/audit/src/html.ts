@@ -116,7 +116,14 @@ const failures = (d: AuditReportData) => {
     day.set(f.code ?? "no code", f.count)
     days.set(f.day, day)
   }
-  const columns: ReadonlyArray<StackedColumn> = [...days].map(([label, values]) => ({ label, values }))
+  // Every day from the first failure to the last, the quiet ones too, so the axis is time.
+  const sorted = [...days.keys()].sort()
+  const columns: Array<StackedColumn> = []
+  if (sorted.length > 0)
+    for (let t = Date.parse(sorted[0]!); t <= Date.parse(sorted[sorted.length - 1]!); t += 86_400_000) {
+      const label = new Date(t).toISOString().slice(0, 10)
+      columns.push({ label, values: days.get(label) ?? new Map() })
+    }
   return section(
     "failures",
     "Failed checks by reason over time",
