@@ -1,9 +1,12 @@
 /**
- * An incremental run: the Identity events since the saved cursor name the sessions that changed;
- * those, every quarantined session, and every local session that is not final or waits for a
- * refresh (API updates emit no event) are read again. Cost grows with changes, not with history.
+ * An incremental run: the Identity events since the saved cursor. Each event's `data.object` is
+ * Stripe's snapshot of its session at `event.created`; each session they name gets its history
+ * recorded from them (source `events_api`, in Stripe's order, with the event's id), then is read
+ * again for its present. Quarantined sessions are read again too, and so is every open session
+ * waiting for a refresh; other open sessions are re-read on a bounded schedule (`schedule.ts`),
+ * because API updates emit no event. Cost grows with changes, not with history.
  * The Events API reaches back 30 days: a run without a cursor, or with one older than that, says
- * a sweep is needed.
+ * a sweep is needed, and history from before then is not recorded.
  *
  * The cursor moves when every page was read. A session that failed does not hold it back: it is
  * quarantined, and the next runs retry it from the quarantine.
@@ -11,8 +14,9 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
-import { retrieveAndObserve } from "./observe.ts"
+import { replayAndObserve, retrieveAndObserve } from "./observe.ts"
 import { loadCursor, type Run } from "./run.ts"
+import { Candidates, defaultSchedule, type OpenSession, type RereadSchedule } from "./schedule.ts"
 import type { ChangeEvent } from "./stripe-api.ts"
 
 /** How far an incremental run has read the Events API. */
@@ -35,12 +39,18 @@ const advance = (newest: EventsCursor | null, e: ChangeEvent): EventsCursor => {
   return newest
 }
 
-/** One page of the Events API after `startingAfter`: the sessions it names join `changed`. */
+/** A page of the Events API: the events the cursor has not seen, and where the next page starts. */
+interface EventsPage {
+  readonly fresh: ReadonlyArray<ChangeEvent>
+  readonly next: string | null
+  readonly observedAt: number
+}
+
+/** One page of the Events API after `startingAfter`. */
 const eventsPage = Effect.fn("reconciler.eventsPage")(function* (
   run: Run,
   cursor: EventsCursor | null,
   startingAfter: string | null,
-  changed: Set<string>,
 ) {
   const since = cursor?.created ?? 0
   const page = yield* run.stripe.listEvents(since, startingAfter)
@@ -48,30 +58,74 @@ const eventsPage = Effect.fn("reconciler.eventsPage")(function* (
   if (run.tally.pages === 1 && cursor !== null && cursor.created < page.observedAt - eventsHorizonSeconds) {
     run.tally.warnings.push(
       `the cursor (${new Date(cursor.created * 1000).toISOString()}) is older than the Events API's 30 days: ` +
-        "changes from before the horizon may be gone from it; run a sweep",
+        "changes and history from before the horizon may be gone from it; run a sweep",
     )
   }
   // Events of the cursor's own second that the last run handled are skipped.
   const fresh = page.items.filter((e) => !(e.created === since && cursor?.ids.includes(e.id)))
-  for (const e of fresh) changed.add(e.sessionId)
   run.tally.eventsRead += fresh.length
   yield* run.progress("events")
-  return { fresh, next: page.hasMore ? page.lastId : null }
+  return { fresh, next: page.hasMore ? page.lastId : null, observedAt: page.observedAt } satisfies EventsPage
 })
 
-/** One page of local open sessions after `after` (in id order), each not read yet read again. */
+/** Why an open session is in `unsettled`, and when Stripe last confirmed it. */
+const openSessionOf = (run: Run, row: unknown) => {
+  // The store's page rows carry `confirmedAt` and `created` once it keeps them beside the
+  // projection; until then (ids only) the session's state says as much as it knows.
+  if (typeof row === "object" && row !== null && "sessionId" in row) return Effect.succeed(row as OpenSession)
+  const sessionId = String(row)
+  return Effect.map(
+    run.store.state(sessionId),
+    (state): OpenSession => ({
+      sessionId,
+      created: state.facts?.created ?? null,
+      confirmedAt: (state as { confirmedAt?: number | null }).confirmedAt ?? state.lastChangeAt,
+      needsRefresh: state.needsRefresh,
+    }),
+  )
+}
+
+/**
+ * One page of local open sessions after `after` (in id order): those waiting for a refresh are
+ * read again now; the others are offered to the re-read schedule.
+ */
 const openSessionsPage = Effect.fn("reconciler.openSessionsPage")(function* <E>(
   run: Run,
   after: string | null,
   localPageSize: number,
+  candidates: Candidates,
   reread: (id: string) => Effect.Effect<void, E>,
 ) {
-  const open = yield* run.store.sessions.unsettled({ after, limit: localPageSize })
-  yield* Effect.forEach(open, reread, { discard: true })
-  return open.length < localPageSize ? null : open.at(-1)!
+  const rows: ReadonlyArray<unknown> = yield* run.store.sessions.unsettled({ after, limit: localPageSize })
+  for (const row of rows) {
+    const open = yield* openSessionOf(run, row)
+    if (open.needsRefresh) yield* reread(open.sessionId)
+    else candidates.offer(open)
+  }
+  const last = rows.at(-1)
+  if (rows.length < localPageSize || last === undefined) return null
+  return typeof last === "string" ? last : (last as OpenSession).sessionId
 })
 
-export const incremental = Effect.fnUntraced(function* (run: Run, localPageSize: number) {
+/** Stripe's order of one session's events: `created`, then the list's order reversed (it lists newest first). */
+const inStripeOrder = (newestFirst: ReadonlyArray<ChangeEvent>): Map<string, Array<ChangeEvent>> => {
+  const bySession = new Map<string, Array<ChangeEvent>>()
+  const oldestFirst = [...newestFirst].reverse()
+  // A stable sort: events of one second keep the reversed list order.
+  oldestFirst.sort((a, b) => a.created - b.created)
+  for (const e of oldestFirst) {
+    const events = bySession.get(e.sessionId)
+    if (events === undefined) bySession.set(e.sessionId, [e])
+    else events.push(e)
+  }
+  return bySession
+}
+
+export const incremental = Effect.fnUntraced(function* (
+  run: Run,
+  localPageSize: number,
+  schedule: RereadSchedule = defaultSchedule,
+) {
   const { tally } = run
   const cursor = yield* loadCursor(run, "events", EventsCursor)
   if (cursor === null) {
@@ -79,40 +133,48 @@ export const incremental = Effect.fnUntraced(function* (run: Run, localPageSize:
       "no saved cursor: this run read every Identity event the Events API still has (30 days); run a sweep for older changes",
     )
   }
-  const changed = new Set<string>()
-  let newest = cursor
+  // The events since the cursor, newest first as listed: memory grows with the changes.
+  const events: Array<ChangeEvent> = []
+  let now = 0
   for (let startingAfter: string | null = null; ; ) {
-    const { fresh, next }: { fresh: ReadonlyArray<ChangeEvent>; next: string | null } = yield* eventsPage(
-      run,
-      cursor,
-      startingAfter,
-      changed,
-    )
-    newest = fresh.reduce(advance, newest)
-    if (next === null) break
-    startingAfter = next
+    const page: EventsPage = yield* eventsPage(run, cursor, startingAfter)
+    events.push(...page.fresh)
+    now = Math.max(now, page.observedAt)
+    if (page.next === null) break
+    startingAfter = page.next
     yield* run.keepLease
   }
+  const newest = [...events].reverse().reduce(advance, cursor)
+  const history = inStripeOrder(events)
 
   let read = 0
-  const reread = (id: string) =>
+  const counted = <E>(work: Effect.Effect<void, E>) =>
     Effect.gen(function* () {
-      yield* retrieveAndObserve(run, id)
+      yield* work
       if (++read % 100 === 0) {
         yield* run.progress("sessions")
         yield* run.keepLease
       }
     })
-  // The sessions the events named, and those earlier runs failed on (retried from the quarantine).
-  const named = new Set([...changed, ...tally.quarantine.keys()])
-  yield* Effect.forEach([...named].sort(), reread, { discard: true })
-  // Open sessions a page of ids at a time: memory grows with the changes, not with the account.
+  const reread = (id: string) => counted(retrieveAndObserve(run, id))
+  // The sessions the events named: their history in Stripe's order, then their present.
+  const named = new Set([...history.keys(), ...tally.quarantine.keys()])
+  yield* Effect.forEach(
+    [...named].sort(),
+    (id) => counted(replayAndObserve(run, id, history.get(id) ?? [])),
+    { discard: true },
+  )
+  // Open sessions a page of ids at a time: those waiting for a refresh now, the others on schedule.
+  const candidates = new Candidates(now, schedule)
   const unlessNamed = (id: string) => (named.has(id) ? Effect.void : reread(id))
   for (let after: string | null = null; ; ) {
-    const next: string | null = yield* openSessionsPage(run, after, localPageSize, unlessNamed)
+    const next: string | null = yield* openSessionsPage(run, after, localPageSize, candidates, unlessNamed)
     if (next === null) break
     after = next
   }
+  const due = candidates.chosen().filter((id) => !named.has(id))
+  tally.scheduled += due.length
+  yield* Effect.forEach(due, reread, { discard: true })
   yield* run.progress("sessions")
   if (!run.dryRun && newest !== null) yield* run.store.runState.saveCursor(run.account, "events", newest)
 })

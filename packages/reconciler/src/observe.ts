@@ -11,11 +11,11 @@
  * @since 0.1.0
  */
 import type { Observe } from "@idtrail/domain"
-import type { DatabaseError } from "@idtrail/store"
+import type { DatabaseError, HandleResult } from "@idtrail/store"
 import { Effect } from "effect"
 import type { StripeAuthRefused } from "./errors.ts"
 import type { Run } from "./run.ts"
-import type { Observation } from "./stripe-api.ts"
+import type { ChangeEvent, Observation } from "./stripe-api.ts"
 
 const isOneSessions = <E extends { readonly _tag: string }>(
   error: E,
@@ -58,24 +58,65 @@ const forSession = <E extends { readonly _tag: string; readonly message: string 
         : Effect.fail(error as Extract<E, StripeAuthRefused>),
   })
 
+/** The command context of everything a run records: the run is actor, causation and correlation. */
+const byRun = (run: Run) =>
+  ({
+    actor: { kind: "reconciler", id: run.runId },
+    causationId: run.runId,
+    correlationId: run.runId,
+  }) as const
+
+/** Counts what `handle` did (or would do) for one session. */
+const counted = (run: Run, sessionId: string, result: HandleResult) => {
+  switch (result._tag) {
+    case "EventsAppended":
+      return run.tally.observed(sessionId, result.events, result.nextVersion === result.events.length)
+    case "WouldAppend":
+      return run.tally.observed(sessionId, result.events, result.version === 0)
+    default:
+      return run.tally.observed(sessionId, [], false)
+  }
+}
+
 const record = (run: Run, { session, observedAt }: Observation) =>
   Effect.map(
     run.store.handle(
       session.id,
       { _tag: "Observe", session, source: "reconciler", observedAt } satisfies Observe,
-      { actor: { kind: "reconciler", id: run.runId }, causationId: run.runId, correlationId: run.runId },
+      byRun(run),
       { dryRun: run.dryRun },
     ),
-    (result) => {
-      switch (result._tag) {
-        case "EventsAppended":
-          return run.tally.observed(session.id, result.events, result.nextVersion === result.events.length)
-        case "WouldAppend":
-          return run.tally.observed(session.id, result.events, result.version === 0)
-        default:
-          return run.tally.observed(session.id, [], false)
-      }
-    },
+    (result) => counted(run, session.id, result),
+  )
+
+/**
+ * Stripe's past snapshots of one session (`events_api`, in Stripe's order), each with its event's
+ * id: a webhook of the same event, earlier or later, is then `AlreadyRecorded`. Their events are
+ * kept for the session's count; the read of the present that follows counts the session once.
+ */
+const replay = (run: Run, events: ReadonlyArray<ChangeEvent>) =>
+  Effect.forEach(
+    events,
+    (e) =>
+      e.snapshot === null
+        ? Effect.void
+        : Effect.map(
+            run.store.handle(
+              e.sessionId,
+              {
+                _tag: "Observe",
+                session: e.snapshot,
+                source: "events_api",
+                observedAt: e.created,
+                stripeEventId: e.id,
+                stripeEventType: e.type,
+              } satisfies Observe,
+              byRun(run),
+              { dryRun: run.dryRun },
+            ),
+            (result) => run.tally.replayed(e.sessionId, result),
+          ),
+    { discard: true },
   )
 
 /** Observes a session as listed by Stripe. */
@@ -88,4 +129,19 @@ export const retrieveAndObserve = (run: Run, sessionId: string) =>
     run,
     sessionId,
     Effect.flatMap(run.stripe.retrieve(sessionId), (observation) => record(run, observation)),
+  )
+
+/**
+ * Records one session's history from the Events API (`events`, oldest first), then reads its
+ * present from Stripe and observes it: the history first, so the read of the present cannot make
+ * the past stale.
+ */
+export const replayAndObserve = (run: Run, sessionId: string, events: ReadonlyArray<ChangeEvent>) =>
+  forSession(
+    run,
+    sessionId,
+    Effect.andThen(
+      replay(run, events),
+      Effect.flatMap(run.stripe.retrieve(sessionId), (observation) => record(run, observation)),
+    ),
   )

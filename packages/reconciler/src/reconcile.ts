@@ -3,8 +3,8 @@
  * from Stripe is observed authoritatively (`observe.ts`); repairs are the domain's ordinary
  * events, so a second run right after the first finds nothing to do.
  *
- * - `incremental.ts`: the Identity events since the saved cursor, the quarantined sessions, and
- *   the open sessions;
+ * - `incremental.ts`: the Identity events since the saved cursor (each session's history, then
+ *   its present), the quarantined sessions, and open sessions on a bounded schedule;
  * - `sweep.ts`: every session, compared both ways, a page at a time, resumable.
  *
  * `reconcileEffect` is the program, over the `EventStore` and `StripeApi` services; `reconcile`
@@ -24,6 +24,7 @@ import { InvalidConfig, type RunInProgress, type StripeAuthRefused } from "./err
 import { incremental } from "./incremental.ts"
 import type { Progress, Report } from "./report.ts"
 import { makeRun } from "./run.ts"
+import { defaultSchedule } from "./schedule.ts"
 import { StripeApi, type StripeApiService } from "./stripe-api.ts"
 import { sweep } from "./sweep.ts"
 import { Tally } from "./tally.ts"
@@ -49,6 +50,13 @@ export interface ReconcileOptions {
    * sessions of an incremental run, a window of a sweep's comparison.
    */
   readonly localPageSize?: number | undefined
+  /**
+   * Incremental runs: an open session no event named is re-read when the time since Stripe last
+   * confirmed it exceeds this fraction of its age (default 0.1; 0: every open session; `schedule.ts`).
+   */
+  readonly rereadFraction?: number | undefined
+  /** Incremental runs: at most this share of the open sessions is re-read on schedule (default 0.01). */
+  readonly rereadShare?: number | undefined
 }
 
 /**
@@ -76,6 +84,20 @@ export const reconcileEffect = Effect.fn("reconciler.run")(function* (options: R
     return yield* new InvalidConfig({
       setting: "localPageSize",
       message: `localPageSize must be an integer from 1 to ${maxPage}, got ${String(localPageSize)}`,
+    })
+  const schedule = {
+    rereadFraction: options.rereadFraction ?? defaultSchedule.rereadFraction,
+    rereadShare: options.rereadShare ?? defaultSchedule.rereadShare,
+  }
+  if (!(schedule.rereadFraction >= 0) || !Number.isFinite(schedule.rereadFraction))
+    return yield* new InvalidConfig({
+      setting: "rereadFraction",
+      message: `rereadFraction must be a number from 0 up, got ${String(schedule.rereadFraction)}`,
+    })
+  if (!(schedule.rereadShare >= 0 && schedule.rereadShare <= 1))
+    return yield* new InvalidConfig({
+      setting: "rereadShare",
+      message: `rereadShare must be a number from 0 to 1, got ${String(schedule.rereadShare)}`,
     })
   const startedAt = new Date().toISOString()
   const requestsBefore = yield* stripe.requests
@@ -124,7 +146,9 @@ export const reconcileEffect = Effect.fn("reconciler.run")(function* (options: R
         firstAt: q.firstAt.toISOString(),
         lastAt: q.lastAt.toISOString(),
       })
-    yield* (options.mode === "sweep" ? sweep(run, localPageSize) : incremental(run, localPageSize)).pipe(
+    yield* (
+      options.mode === "sweep" ? sweep(run, localPageSize) : incremental(run, localPageSize, schedule)
+    ).pipe(
       // A page that cannot be read ends the run, incomplete; what was done so far stays.
       Effect.catchIf(
         (error) => !endsTheRun(error),

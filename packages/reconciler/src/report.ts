@@ -3,12 +3,17 @@
  *
  * @since 0.1.0
  */
+import type { Difference } from "./drift.ts"
 
 /** One session whose local record changed (or, in a dry run, would change). */
 export interface Repair {
   readonly sessionId: string
   /** The domain events appended (or that would be), in order. */
   readonly events: ReadonlyArray<string>
+  /** What differed, before → after (none for a session missing locally). */
+  readonly drift: ReadonlyArray<Difference>
+  /** How many of `events` came from the Events API's history (absent: none). */
+  readonly fromHistory?: number
 }
 
 /** A session set aside after failing: later runs retry it, and the first to succeed releases it. */
@@ -56,6 +61,14 @@ export interface Report {
   readonly missingRemotely: ReadonlyArray<string>
   /** Incremental only: Identity events read from the Events API. */
   readonly eventsRead: number
+  /** Incremental only: events recorded from the Events API's snapshots (history webhooks missed). */
+  readonly historyEvents: number
+  /** Incremental only: Events API snapshots a webhook had recorded already. */
+  readonly historyAlreadyRecorded: number
+  /** Incremental only: open sessions no event named, read on the re-read schedule. */
+  readonly scheduled: number
+  /** Repaired sessions by kind of drift: `status`, `redaction`, or a tracked field's name. */
+  readonly driftByKind: Readonly<Record<string, number>>
   /** Requests sent to Stripe, retries included. */
   readonly requests: number
   /** Sessions of the account in quarantine after the run (failed, to be retried by later runs). */
@@ -95,6 +108,12 @@ const outcome = (r: Report) =>
         ? "complete"
         : "INCOMPLETE"
 
+/** A value of a drift, short. */
+const show = (value: unknown): string => {
+  const text = JSON.stringify(value) ?? "undefined"
+  return text.length > 60 ? `${text.slice(0, 57)}…` : text
+}
+
 /** The report as a few lines a person reads at a glance. */
 export const renderReport = (r: Report): string => {
   const verb = r.dryRun ? "would be" : "were"
@@ -106,8 +125,16 @@ export const renderReport = (r: Report): string => {
   ]
   const byType = Object.entries(r.eventsByType).sort(([a], [b]) => (a < b ? -1 : 1))
   if (byType.length > 0) lines.push(`  events: ${byType.map(([t, n]) => `${t} ${n}`).join(", ")}`)
-  for (const repair of r.repairs.slice(0, 10))
+  if (r.mode === "incremental")
+    lines.push(
+      `  history from the Events API: ${plural(r.historyEvents, "event")} recorded, ${plural(r.historyAlreadyRecorded, "snapshot")} already recorded by webhooks; ${plural(r.scheduled, "open session")} re-read on schedule`,
+    )
+  const drifts = Object.entries(r.driftByKind).sort(([a], [b]) => (a < b ? -1 : 1))
+  if (drifts.length > 0) lines.push(`  drift: ${drifts.map(([k, n]) => `${k} ${n}`).join(", ")}`)
+  for (const repair of r.repairs.slice(0, 10)) {
     lines.push(`    ${repair.sessionId}: ${repair.events.join(" → ")}`)
+    for (const d of repair.drift) lines.push(`      ${d.what}: ${show(d.from)} → ${show(d.to)}`)
+  }
   if (r.repairs.length > 10) lines.push(`    … ${r.repairs.length - 10} more in the JSON report`)
   if (r.mode === "sweep" && r.stoppedBy !== null) {
     // The comparison stopped with the run: what it found so far, not a verdict.

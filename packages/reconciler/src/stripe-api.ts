@@ -33,11 +33,24 @@ export interface Page<A> {
   readonly observedAt: number
 }
 
-/** An Identity event as the reconciler needs it: which session changed, and when. */
+/** An Identity event as the reconciler needs it: which session changed, when, and how it was then. */
 export interface ChangeEvent {
   readonly id: string
+  /** `identity.verification_session.<status>`. */
+  readonly type: string
   readonly created: number
   readonly sessionId: string
+  /**
+   * The event's `data.object`: Stripe's snapshot of the session at `created`; `null` when it does
+   * not decode (the session is still read again, its history from this event is not recorded).
+   */
+  readonly snapshot: VerificationSession | null
+}
+
+/** An event's `data.object` decoded, or null. */
+const snapshotOf = (raw: unknown): VerificationSession | null => {
+  const session = decodeSession(raw)
+  return Result.isSuccess(session) ? session.success : null
 }
 
 /** Stripe's Identity API as the reconciler reads it. */
@@ -196,11 +209,15 @@ export const makeStripeApi = Effect.fnUntraced(function* (options: StripeApiOpti
         }),
       )
       return {
-        items: page.data.map((e) => ({
-          id: e.id,
-          created: e.created,
-          sessionId: (e.data.object as { id: string }).id,
-        })),
+        items: page.data.map(
+          (e): ChangeEvent => ({
+            id: e.id,
+            type: e.type,
+            created: e.created,
+            sessionId: (e.data.object as { id: string }).id,
+            snapshot: snapshotOf(e.data.object),
+          }),
+        ),
         hasMore: page.has_more,
         lastId: page.data.at(-1)?.id ?? null,
         observedAt: yield* observedAtOf(operation, page.lastResponse.headers),

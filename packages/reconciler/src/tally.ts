@@ -6,6 +6,8 @@
  * @since 0.1.0
  */
 import type { SessionEvent } from "@idtrail/domain"
+import type { HandleResult } from "@idtrail/store"
+import { driftOf } from "./drift.ts"
 import type { Progress, Quarantined, Repair, Report } from "./report.ts"
 
 const maxListedRepairs = 100
@@ -32,24 +34,66 @@ export class Tally {
   readonly errors: Array<{ sessionId: string | null; tag: string; message: string }> = []
   /** Errors that ended a page (or the run), not one session. */
   pageErrors = 0
+  /** Events recorded from the Events API's snapshots (the history webhooks missed). */
+  historyEvents = 0
+  /** Events API snapshots whose event a webhook had recorded already. */
+  historyAlreadyRecorded = 0
+  /** Sessions read on the re-read schedule though no event named them. */
+  scheduled = 0
+  /** Repaired sessions by kind of drift (`status`, `redaction`, a field's name). */
+  readonly driftByKind: Record<string, number> = {}
+  /** Events of a session's history awaiting the read of its present. */
+  private readonly history = new Map<string, { events: Array<SessionEvent>; wasNew: boolean }>()
   /** The account's quarantine, as loaded when the run started and changed by it since. */
   readonly quarantine = new Map<string, Quarantined>()
 
-  /** A session compared with Stripe: `events` were (or would be) appended; `wasNew` if its stream was empty. */
-  observed(sessionId: string, events: ReadonlyArray<SessionEvent>, wasNew: boolean): void {
+  /**
+   * A past snapshot from the Events API, handled before the session's read: its events join the
+   * session's repair; its stream was empty before if this appended its first event.
+   */
+  replayed(sessionId: string, result: HandleResult): void {
+    const before = this.history.get(sessionId) ?? { events: [], wasNew: false }
+    if (result._tag === "AlreadyRecorded") this.historyAlreadyRecorded++
+    if (result._tag !== "EventsAppended" && result._tag !== "WouldAppend") return
+    this.historyEvents += result.events.length
+    const first =
+      result._tag === "EventsAppended" ? result.nextVersion === result.events.length : result.version === 0
+    this.history.set(sessionId, {
+      events: [...before.events, ...result.events],
+      wasNew: before.wasNew || (before.events.length === 0 && first),
+    })
+  }
+
+  /**
+   * A session compared with Stripe: `events` were (or would be) appended by the read of its
+   * present; `wasNew` if its stream was empty. Its history's events, if any, come first.
+   */
+  observed(sessionId: string, readEvents: ReadonlyArray<SessionEvent>, readWasNew: boolean): void {
     this.examined++
+    const history = this.history.get(sessionId)
+    this.history.delete(sessionId)
+    const events = history === undefined ? readEvents : [...history.events, ...readEvents]
     if (events.length === 0) return
-    if (wasNew) this.started++
+    if (history?.wasNew ?? readWasNew) this.started++
     else this.repaired++
     for (const e of events) this.eventsByType[e._tag] = (this.eventsByType[e._tag] ?? 0) + 1
+    const drift = driftOf(events)
+    for (const d of new Set(drift.map((d) => d.what))) this.driftByKind[d] = (this.driftByKind[d] ?? 0) + 1
     if (this.repairs.length < maxListedRepairs)
-      this.repairs.push({ sessionId, events: events.map((e) => e._tag) })
+      this.repairs.push({
+        sessionId,
+        events: events.map((e) => e._tag),
+        drift,
+        ...(history === undefined ? {} : { fromHistory: history.events.length }),
+      })
   }
 
   /** A session (or, with `null`, a page) that could not be compared: the run will not be complete. */
   failed(sessionId: string | null, error: unknown): void {
-    if (sessionId !== null) this.examined++
-    else this.pageErrors++
+    if (sessionId !== null) {
+      this.examined++
+      this.history.delete(sessionId)
+    } else this.pageErrors++
     this.errors.push({ sessionId, ...describe(error) })
   }
 
@@ -108,6 +152,10 @@ export class Tally {
       missingRemotelyCount: this.missingRemotelyCount,
       missingRemotely: this.missingRemotely,
       eventsRead: this.eventsRead,
+      historyEvents: this.historyEvents,
+      historyAlreadyRecorded: this.historyAlreadyRecorded,
+      scheduled: this.scheduled,
+      driftByKind: this.driftByKind,
       quarantinedCount: quarantined.length,
       quarantined: quarantined.slice(0, maxListed),
       released: this.released,

@@ -2,6 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { reconcile } from "../src/index.ts"
 import { backends, openWorld, type World } from "./fixtures.ts"
 
+/** The re-read schedule with no threshold and no cap: every open session is due (as before issue 12). */
+const everyOpenSession = { rereadFraction: 0, rereadShare: 1 } as const
+
 /** Stripe's truth for a session, as the simulator holds it. */
 const truth = (w: World, id: string) =>
   w.sim.control.session(id) as {
@@ -62,7 +65,12 @@ describe.each(backends)("the reconciler on $name, against the simulator over HTT
     await w.stripe.identity.verificationSessions.redact(c)
     w.sim.control.advanceClock(5)
 
-    const run = await reconcile(w.store, w.api(), { mode: "incremental", runId: "recon_test_drift" })
+    // Every open session re-read (the schedule's cap lifted): b's update emitted no event.
+    const run = await reconcile(w.store, w.api(), {
+      mode: "incremental",
+      runId: "recon_test_drift",
+      ...everyOpenSession,
+    })
     expect(run.complete).toBe(true)
     expect(run.repaired).toBeGreaterThanOrEqual(3)
     expect(run.repairs.map((r) => r.sessionId)).toEqual(expect.arrayContaining([a, b, c]))
@@ -156,7 +164,11 @@ describe.each(backends)("the reconciler on $name, against the simulator over HTT
       .filter((c) => c.status !== "verified" && c.status !== "canceled")
       .reduce((n, c) => n + c.sessions, 0)
     expect(open).toBeGreaterThan(7)
-    const paged = await reconcile(w.store, w.api(), { mode: "incremental", localPageSize: 7 })
+    const paged = await reconcile(w.store, w.api(), {
+      mode: "incremental",
+      localPageSize: 7,
+      ...everyOpenSession,
+    })
     expect(paged).toMatchObject({ complete: true, eventsRead: 0, examined: open, unchanged: open })
   })
 
