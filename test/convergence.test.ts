@@ -197,3 +197,128 @@ describe("Stripe → webhooks with faults → store → reconciliation", () => {
     expect(first.started + first.repaired).toBeGreaterThan(0)
   }, 300_000)
 })
+
+/**
+ * Issue 12: Stripe's history, not only its present. Webhooks arrive (duplicated) until an
+ * outage loses every one; one incremental run then records each session's missed history from
+ * the Events API (source `events_api`) before reading its present. The recorded statuses,
+ * failure codes and reasons must be Stripe's events' own, one for one, and `session_failures`
+ * must count exactly Stripe's `requires_input` events.
+ */
+describe("webhooks lost in an outage → one incremental run → Stripe's history", () => {
+  const STORIES = 200
+  let sim2: StartedSimulator
+  let store2: PromiseStore
+  let server2: Server
+  let sdk: Stripe
+
+  beforeAll(async () => {
+    sim2 = await startSimulator({
+      seed: 11,
+      frozenClock: true,
+      startTime: 1_800_000_000,
+      rateLimit: false,
+      webhookFaults: { duplicateRate: 0.25 },
+    })
+    store2 = await openStore({ databaseUrl: process.env.DATABASE_URL, schema: `${schema}_h` })
+    let secret = ""
+    server2 = createServer((req, res) =>
+      nodeWebhookHandler({ store: store2, secrets: secret, now: () => sim2.control.now() })(req, res),
+    )
+    await new Promise<void>((resolve) => server2.listen(0, "127.0.0.1", resolve))
+    const { port } = server2.address() as AddressInfo
+    secret = sim2.control.addWebhookEndpoint({ url: `http://127.0.0.1:${port}/webhooks` }).secret
+    sdk = new Stripe(KEY, {
+      apiVersion: "2026-07-29.dahlia",
+      host: "127.0.0.1",
+      port: sim2.port,
+      protocol: "http",
+      maxNetworkRetries: 0,
+    })
+  })
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server2?.close(() => resolve()))
+    await sim2?.close()
+    if (store2 !== undefined) await dropSchema(store2)
+    await store2?.close()
+  })
+
+  /** Random legal steps; `sameSeconds` lets several happen in one second, as at Stripe. */
+  const play = (ids: ReadonlyArray<string>, steps: number, random: () => number, sameSeconds: boolean) => {
+    for (let step = 0; step < steps; step++) {
+      const id = ids[Math.floor(random() * ids.length)]!
+      const status = (sim2.control.session(id) as { status: string }).status
+      const roll = random()
+      if (status === "requires_input") sim2.control.submit(id)
+      else if (status === "processing") {
+        if (roll < 0.4) sim2.control.pass(id)
+        else sim2.control.fail(id, roll < 0.7 ? "document_expired" : "selfie_face_mismatch")
+      }
+      if (!sameSeconds || random() < 0.3) sim2.control.advanceClock(1)
+    }
+  }
+
+  /** Statuses entered (failures with code and reason), per session, as Stripe's events have them. */
+  const stripeHistories = async () => {
+    const all = []
+    for await (const e of sdk.events.list({ type: "identity.verification_session.*", limit: 100 }))
+      all.push(e)
+    const bySession = new Map<string, Array<string>>()
+    let failures = 0
+    for (const e of all.reverse()) {
+      const s = e.data.object as {
+        id: string
+        status: string
+        last_error: { code: string; reason: string } | null
+      }
+      const steps = bySession.get(s.id) ?? []
+      if (steps.length > 0 && steps.at(-1)!.startsWith(s.status)) continue
+      if (s.status === "requires_input" && s.last_error !== null) failures++
+      steps.push(
+        s.status === "requires_input" && s.last_error !== null
+          ? `${s.status}(${s.last_error.code},${s.last_error.reason})`
+          : s.status,
+      )
+      bySession.set(s.id, steps)
+    }
+    return { bySession, failures }
+  }
+
+  it("records every session's statuses, failure codes and reasons as Stripe's Events API has them, and session_failures counts Stripe's requires_input events", async () => {
+    const random = prng(5)
+    const ids: Array<string> = []
+    for (let i = 0; i < STORIES; i++)
+      ids.push((await sdk.identity.verificationSessions.create({ type: "document" })).id)
+    sim2.control.advanceClock(1)
+    play(ids, STORIES * 2, random, false)
+    await sim2.control.flushWebhooks()
+    // The outage: from here every webhook is lost.
+    sim2.control.setWebhookFaults({ dropRate: 1, duplicateRate: 0 })
+    play(ids, STORIES * 3, random, true)
+    await sim2.control.flushWebhooks()
+
+    const run = await reconcile(
+      store2,
+      stripeApi({ apiKey: KEY, baseUrl: sim2.url, maxRequestsPerSecond: 1000 }),
+      {
+        mode: "incremental",
+      },
+    )
+    expect(run.complete).toBe(true)
+    expect(run.historyEvents).toBeGreaterThan(0)
+    const truth = await stripeHistories()
+    for (const id of ids) {
+      const recorded = (await store2.readStream(id)).flatMap(({ event }) => {
+        const status = statusEnteredBy(event)
+        if (status === undefined) return []
+        return event._tag === "VerificationFailed" ? [`${status}(${event.code},${event.reason})`] : [status]
+      })
+      expect({ id, recorded }).toEqual({ id, recorded: truth.bySession.get(id) })
+    }
+    const everything = { from: new Date(0), to: new Date(4_000_000_000_000) }
+    const failures = (await store2.audit.failureReasons(everything)).reduce((n, f) => n + f.count, 0)
+    expect(truth.failures).toBeGreaterThan(50)
+    expect(failures).toBe(truth.failures)
+  }, 120_000)
+})
