@@ -42,6 +42,16 @@ const prng = (seed: number) => () => {
   return seed / 0x7fffffff
 }
 
+/** The official SDK pointed at a simulator, as a user of Stripe. */
+const sdkFor = (simulator: StartedSimulator) =>
+  new Stripe(KEY, {
+    apiVersion: "2026-07-29.dahlia",
+    host: "127.0.0.1",
+    port: simulator.port,
+    protocol: "http",
+    maxNetworkRetries: 0,
+  })
+
 beforeAll(async () => {
   sim = await startSimulator({
     seed: 7,
@@ -66,13 +76,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve))
   const { port } = receiver.address() as AddressInfo
   secret = sim.control.addWebhookEndpoint({ url: `http://127.0.0.1:${port}/webhooks` }).secret
-  stripe = new Stripe(KEY, {
-    apiVersion: "2026-07-29.dahlia",
-    host: "127.0.0.1",
-    port: sim.port,
-    protocol: "http",
-    maxNetworkRetries: 0,
-  })
+  stripe = sdkFor(sim)
   api = stripeApi({ apiKey: KEY, baseUrl: sim.url, maxRequestsPerSecond: 1000, maxRetries: 0 })
 })
 
@@ -228,13 +232,7 @@ describe("webhooks lost in an outage → one incremental run → Stripe's histor
     await new Promise<void>((resolve) => server2.listen(0, "127.0.0.1", resolve))
     const { port } = server2.address() as AddressInfo
     secret = sim2.control.addWebhookEndpoint({ url: `http://127.0.0.1:${port}/webhooks` }).secret
-    sdk = new Stripe(KEY, {
-      apiVersion: "2026-07-29.dahlia",
-      host: "127.0.0.1",
-      port: sim2.port,
-      protocol: "http",
-      maxNetworkRetries: 0,
-    })
+    sdk = sdkFor(sim2)
   })
 
   afterAll(async () => {
