@@ -18,7 +18,7 @@ node24="$repo/node_modules/.bin/node"
 work="$(mktemp -d /tmp/idtrail-packed-check.XXXXXX)"
 node_cache="${IDTRAIL_NODE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/idtrail-ci-node}"
 database="idtrail_packed_check"
-psql_db=(psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -tAq)
+psql_db=(env PGOPTIONS="-c client_min_messages=warning" psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -tAq)
 app_pid=""
 
 progress() { printf '  [packed] %s\n' "$*"; }
