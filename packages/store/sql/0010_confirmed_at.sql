@@ -235,16 +235,24 @@ begin
 end
 $$;
 
--- A rebuild keeps the row's confirmed_at, or derives it from the log for a row it recreates.
+-- A rebuild keeps the row's confirmed_at, or derives it from the log for a row it recreates (the
+-- newest observedAt of the stream's authoritative events, a lower bound); the state it writes
+-- carries the same confirmedAt.
 create or replace function {{schema}}.project_session(p_session_id text, p_version bigint, p_state jsonb) returns void
 language sql as $$
+  with c as (
+    select greatest((p_state->>'confirmedAt')::bigint,
+                    (select max((e.metadata->>'observedAt')::bigint) from {{schema}}.events e
+                      where e.stream_id = p_session_id and e.metadata->>'source' in ('api', 'reconciler')),
+                    (select v.confirmed_at from {{schema}}.verification_sessions v
+                      where v.session_id = p_session_id)) as at
+  )
   insert into {{schema}}.verification_sessions as v (
     session_id, status, redaction_status, last_error_code, type, livemode, created, metadata, needs_refresh, last_change_at, state, confirmed_at, version, updated_at)
-  values (p_session_id, p_state->'facts'->>'status', p_state->'facts'->>'redactionStatus', p_state->'facts'->'lastError'->>'code', p_state->'facts'->>'type', (p_state->'facts'->>'livemode')::boolean, to_timestamp((p_state->'facts'->>'created')::bigint), coalesce(p_state->'facts'->'metadata', '{}'), coalesce((p_state->>'needsRefresh')::boolean, false), to_timestamp((p_state->>'lastChangeAt')::bigint), coalesce(p_state, '{}'::jsonb),
-          greatest((p_state->>'confirmedAt')::bigint,
-                   (select max((e.metadata->>'observedAt')::bigint) from {{schema}}.events e
-                     where e.stream_id = p_session_id and e.metadata->>'source' in ('api', 'reconciler'))),
-          p_version, now())
+  select p_session_id, p_state->'facts'->>'status', p_state->'facts'->>'redactionStatus', p_state->'facts'->'lastError'->>'code', p_state->'facts'->>'type', (p_state->'facts'->>'livemode')::boolean, to_timestamp((p_state->'facts'->>'created')::bigint), coalesce(p_state->'facts'->'metadata', '{}'), coalesce((p_state->>'needsRefresh')::boolean, false), to_timestamp((p_state->>'lastChangeAt')::bigint),
+         jsonb_set(coalesce(p_state, '{}'::jsonb), '{confirmedAt}', coalesce(to_jsonb(c.at), 'null'::jsonb)), c.at,
+         p_version, now()
+    from c
   on conflict (session_id) do update set
     status = excluded.status,
     redaction_status = excluded.redaction_status,

@@ -35,7 +35,7 @@ const released: Record<string, string> = {
   "0007_run_state": "2bf87024e49a553a46d54476c658200f62a59409dab20ce7e1bd1851daf81867",
   "0008_time_to_verified_on_stripe_clock": "dc93900e6d8c43adcdc479c8f7f24786de2b93e76e3119d980eee02097382639",
   "0009_batch_skips_held_rows": "f69e75518274e412610bdf24d0dd26c2653d5906e31fa5c72ced8a510bab2bca",
-  "0010_confirmed_at": "ee7cf9b667f878aba99319c1305f6fd761b7bb344ca69e4440b12a197f49035c",
+  "0010_confirmed_at": "aadc25a0916d703a8cd5e586026a881f29b0f029feb4e21ad7dfbd3c529985af",
   "0011_reconciler_runs": "f686303f64229df4b6208443219b3bb6013f14b27c2bac2c0d1e790aa18bd262",
 }
 
