@@ -21,17 +21,31 @@ export interface CreatedSession {
   readonly created: number
 }
 
+/** An unsettled session, with what a job needs to decide when to read it again. */
+export interface UnsettledSession {
+  readonly sessionId: string
+  /** Stripe's `created`, unix seconds; `null` when unknown. */
+  readonly created: number | null
+  /**
+   * The newest authoritative read handled (unix seconds, Stripe time), whether or not it changed
+   * anything; `null` when none was.
+   */
+  readonly confirmedAt: number | null
+  /** An observation could not be placed; only an authoritative read settles it. */
+  readonly needsRefresh: boolean
+}
+
 /** The projection's queries, bound to one store. */
 export interface SessionQueries {
   /**
    * Sessions not settled yet: not in a final status (`verified`, `canceled`), of unknown status,
-   * or waiting for a refresh. One page of at most `limit` ids after `after`, in id order; the
-   * next page starts after the last id of this one.
+   * or waiting for a refresh. One page of at most `limit` sessions after the id `after`, in id
+   * order; the next page starts after the last `sessionId` of this one.
    */
   readonly unsettled: (options: {
     readonly after: string | null
     readonly limit: number
-  }) => Effect.Effect<ReadonlyArray<string>, InvalidArgument | DatabaseError>
+  }) => Effect.Effect<ReadonlyArray<UnsettledSession>, InvalidArgument | DatabaseError>
   /**
    * Sessions Stripe created in `[from, to]` (unix seconds, both ends included; `to: null` has no
    * upper end), newest first as Stripe lists them (ties by id, descending). One page of at most
@@ -62,14 +76,26 @@ export const sessions = (ctx: StoreContext): SessionQueries => ({
       return invalid("after", `after must be a session id or null, got ${typeof after}`)
     return Effect.map(
       query("sessions.unsettled", () =>
-        sql<{ session_id: string }>`
-          select session_id from ${ctx.ref("verification_sessions")}
+        sql<{
+          session_id: string
+          created: number | null
+          confirmed_at: string | null
+          needs_refresh: boolean
+        }>`
+          select session_id, extract(epoch from created)::float8 as created, confirmed_at::text, needs_refresh
+            from ${ctx.ref("verification_sessions")}
           where (needs_refresh or status is null or status not in (${sql.join(terminalStatuses)}))
             and (${after}::text is null or session_id > ${after})
           order by session_id
           limit ${limit}`.execute(ctx.db),
       ),
-      (result) => result.rows.map((r) => r.session_id),
+      (result) =>
+        result.rows.map((r) => ({
+          sessionId: r.session_id,
+          created: r.created === null ? null : Number(r.created),
+          confirmedAt: r.confirmed_at === null ? null : Number(r.confirmed_at),
+          needsRefresh: r.needs_refresh,
+        })),
     )
   },
   createdBetween: ({ from, to, after = null, limit }) => {

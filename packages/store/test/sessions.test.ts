@@ -79,7 +79,9 @@ describe.each(backends)("session queries on $name", ({ databaseUrl }) => {
   })
 
   it("unsettled: every session not final or awaiting a refresh, once, in id order, across pages of 4", async () => {
-    const pages = await allPages<string>(4, (after) => store.sessions.unsettled({ after, limit: 4 }))
+    const pages = await allPages<string>(4, async (after) =>
+      (await store.sessions.unsettled({ after, limit: 4 })).map((row) => row.sessionId),
+    )
     const expected = plans
       .filter((p) => !settled(p))
       .map((p) => p.id)
@@ -89,6 +91,27 @@ describe.each(backends)("session queries on $name", ({ databaseUrl }) => {
     // A settled session is never listed; one awaiting a refresh is, whatever its status.
     expect(expected.length).toBeGreaterThan(0)
     expect(plans.some((p) => p.unknownStatusSeen && p.status === "verified")).toBe(true)
+  })
+
+  it("unsettled rows carry Stripe's created, the newest authoritative read handled, and a refresh awaited", async () => {
+    const rows = await store.sessions.unsettled({ after: null, limit: 10_000 })
+    for (const row of rows) {
+      const p = plans.find((plan) => plan.id === row.sessionId)!
+      expect(row).toEqual({
+        sessionId: p.id,
+        created: p.created,
+        confirmedAt: null,
+        needsRefresh: p.unknownStatusSeen,
+      })
+    }
+    const open = rows.find((row) => !row.needsRefresh)!
+    const state = await store.state(open.sessionId)
+    const read = snapshot(open.sessionId, state.facts!.status, { created: open.created! })
+    await store.handle(open.sessionId, observation(read, base + 50_000, "reconciler"), { actor })
+    const [again] = await store.sessions
+      .unsettled({ after: null, limit: 10_000 })
+      .then((all) => all.filter((row) => row.sessionId === open.sessionId))
+    expect(again).toEqual({ ...open, confirmedAt: base + 50_000 })
   })
 
   it("createdBetween: the sessions of a window, newest first (ties by id, descending), across pages of 4", async () => {
