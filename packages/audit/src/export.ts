@@ -194,7 +194,7 @@ const inWindow = (window: TimeWindow) => {
 export interface ExportOptions {
   readonly rows: ExportRows
   readonly format: ExportFormat
-  /** Rows read from the store at a time (default 5,000). */
+  /** Rows read from the store at a time (default 1,000). */
   readonly pageSize?: number | undefined
 }
 
@@ -204,7 +204,7 @@ export interface ExportOptions {
  */
 export const exportWindow = (
   window: TimeWindow,
-  { rows, format, pageSize = 5000 }: ExportOptions,
+  { rows, format, pageSize = 1000 }: ExportOptions,
 ): Stream.Stream<string, InvalidArgument | CorruptEvent | DatabaseError, EventStore> =>
   Stream.unwrap(
     Effect.map(EventStore, (store): Stream.Stream<string, InvalidArgument | CorruptEvent | DatabaseError> => {

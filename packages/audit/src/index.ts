@@ -13,15 +13,7 @@ import { Effect, Exit, Scope } from "effect"
 import type { ExportOptions } from "./export.ts"
 import type { ReportOptions } from "./report-data.ts"
 import { type ServeOptions, serveAudit } from "./serve.ts"
-import {
-  type Clock,
-  stateAt,
-  timeline,
-  timelineText,
-  writeExport,
-  writeExportFile,
-  writeReport,
-} from "./views.ts"
+import * as views from "./views.ts"
 
 export { type Bar, barChart, escapeHtml, stackedColumns } from "./charts.ts"
 export {
@@ -80,15 +72,15 @@ export const auditViews = (store: PromiseStore) => {
   const run = <A, E>(effect: Effect.Effect<A, E, EventStore>): Promise<A> =>
     Effect.runPromise(Effect.provideService(effect, EventStore, store.service))
   return {
-    timeline: (sessionId: string) => run(timeline(sessionId)),
-    timelineText: (sessionId: string) => run(timelineText(sessionId)),
-    stateAt: (sessionId: string, at: Date, clock?: Clock) => run(stateAt(sessionId, at, clock)),
+    timeline: (sessionId: string) => run(views.timeline(sessionId)),
+    timelineText: (sessionId: string) => run(views.timelineText(sessionId)),
+    stateAt: (sessionId: string, at: Date, clock?: views.Clock) => run(views.stateAt(sessionId, at, clock)),
     writeReport: (window: TimeWindow, file: string, options?: ReportOptions) =>
-      run(writeReport(window, file, options)),
+      run(views.writeReport(window, file, options)),
     writeExport: (window: TimeWindow, options: ExportOptions, out: Writable) =>
-      run(writeExport(window, options, out)),
+      run(views.writeExport(window, options, out)),
     writeExportFile: (window: TimeWindow, options: ExportOptions, file: string) =>
-      run(writeExportFile(window, options, file)),
+      run(views.writeExportFile(window, options, file)),
     /** Starts the page; `close()` stops it. */
     serve: async (options: ServeOptions) => {
       const scope = Effect.runSync(Scope.make())

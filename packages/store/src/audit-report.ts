@@ -71,8 +71,20 @@ export interface KindCount {
   readonly count: number
 }
 
+/**
+ * A run's counts, as the reconciler's `Report` names them: sessions compared (`examined`),
+ * missing here and recorded (`started`), drifted and repaired (`repaired`), `unchanged`, missing
+ * at Stripe, and quarantined after the run.
+ */
+type RunCounts = Readonly<
+  Record<
+    "examined" | "started" | "repaired" | "unchanged" | "missingRemotelyCount" | "quarantinedCount",
+    number
+  >
+>
+
 /** A reconciler run's figures as its report gives them (the reconciler's `Report` is one). */
-export interface RunReport {
+export interface RunReport extends RunCounts {
   readonly runId: string
   readonly account: string
   readonly mode: "incremental" | "sweep"
@@ -83,14 +95,6 @@ export interface RunReport {
   readonly complete: boolean
   /** `null` when the run went to its end; else what stopped it (`interrupted`, an error's tag). */
   readonly stoppedBy: string | null
-  readonly examined: number
-  /** Sessions missing locally, recorded (drift found; repaired unless a dry run). */
-  readonly started: number
-  /** Known sessions whose record drifted, repaired (or, in a dry run, that would be). */
-  readonly repaired: number
-  readonly unchanged: number
-  readonly missingRemotelyCount: number
-  readonly quarantinedCount: number
   /** Only their number is kept. */
   readonly errors: ReadonlyArray<unknown>
   readonly eventsByType: Readonly<Record<string, number>>
@@ -103,22 +107,19 @@ export interface RunRecord extends Omit<RunReport, "startedAt" | "finishedAt" | 
   readonly errorCount: number
 }
 
+/** A query over a window. */
+type WindowQuery<A> = (window: TimeWindow) => Effect.Effect<A, InvalidArgument | DatabaseError>
+
 /** The queries of the audit views, bound to one store (part of `store.audit`). */
 export interface AuditReportQueries {
   /** Events whose Stripe time falls in the window, by type. */
-  readonly eventCounts: (
-    window: TimeWindow,
-  ) => Effect.Effect<ReadonlyArray<KindCount>, InvalidArgument | DatabaseError>
+  readonly eventCounts: WindowQuery<ReadonlyArray<KindCount>>
   /** Sessions created in the window, by their status now. */
-  readonly sessionStatuses: (
-    window: TimeWindow,
-  ) => Effect.Effect<ReadonlyArray<StatusCount>, InvalidArgument | DatabaseError>
+  readonly sessionStatuses: WindowQuery<ReadonlyArray<StatusCount>>
   /** Sessions created in the window, by type (`document`, `id_number`). */
-  readonly sessionTypes: (
-    window: TimeWindow,
-  ) => Effect.Effect<ReadonlyArray<KindCount>, InvalidArgument | DatabaseError>
+  readonly sessionTypes: WindowQuery<ReadonlyArray<KindCount>>
   /** Of the sessions created in the window, how many reached each step. */
-  readonly funnel: (window: TimeWindow) => Effect.Effect<Funnel, InvalidArgument | DatabaseError>
+  readonly funnel: WindowQuery<Funnel>
   /**
    * Seconds from creation to verified of the sessions verified in the window whose transition
    * time is known (as `timeToVerified` counts them), in buckets bounded by `edges` (ascending
@@ -129,13 +130,9 @@ export interface AuditReportQueries {
     edges: ReadonlyArray<number>,
   ) => Effect.Effect<ReadonlyArray<HistogramBucket>, InvalidArgument | DatabaseError>
   /** Failed checks in the window by day (UTC) and code. */
-  readonly failuresByDay: (
-    window: TimeWindow,
-  ) => Effect.Effect<ReadonlyArray<DailyFailureCount>, InvalidArgument | DatabaseError>
+  readonly failuresByDay: WindowQuery<ReadonlyArray<DailyFailureCount>>
   /** The reconciler runs that started in the window (our clock), oldest first. */
-  readonly runs: (
-    window: TimeWindow,
-  ) => Effect.Effect<ReadonlyArray<RunRecord>, InvalidArgument | DatabaseError>
+  readonly runs: WindowQuery<ReadonlyArray<RunRecord>>
   /** One page of the sessions created in the window, oldest first (ties by id), after `after`. */
   readonly sessionsCreated: (
     window: TimeWindow,
