@@ -16,7 +16,7 @@
 import { Effect, Schema } from "effect"
 import { replayAndObserve, retrieveAndObserve } from "./observe.ts"
 import { loadCursor, type Run } from "./run.ts"
-import { Candidates, defaultSchedule, type OpenSession, type RereadSchedule } from "./schedule.ts"
+import { Candidates, defaultSchedule, type RereadSchedule } from "./schedule.ts"
 import type { ChangeEvent } from "./stripe-api.ts"
 
 /** How far an incremental run has read the Events API. */
@@ -68,23 +68,6 @@ const eventsPage = Effect.fn("reconciler.eventsPage")(function* (
   return { fresh, next: page.hasMore ? page.lastId : null, observedAt: page.observedAt } satisfies EventsPage
 })
 
-/** Why an open session is in `unsettled`, and when Stripe last confirmed it. */
-const openSessionOf = (run: Run, row: unknown) => {
-  // The store's page rows carry `confirmedAt` and `created` once it keeps them beside the
-  // projection; until then (ids only) the session's state says as much as it knows.
-  if (typeof row === "object" && row !== null && "sessionId" in row) return Effect.succeed(row as OpenSession)
-  const sessionId = String(row)
-  return Effect.map(
-    run.store.state(sessionId),
-    (state): OpenSession => ({
-      sessionId,
-      created: state.facts?.created ?? null,
-      confirmedAt: (state as { confirmedAt?: number | null }).confirmedAt ?? state.lastChangeAt,
-      needsRefresh: state.needsRefresh,
-    }),
-  )
-}
-
 /**
  * One page of local open sessions after `after` (in id order): those waiting for a refresh are
  * read again now; the others are offered to the re-read schedule.
@@ -96,15 +79,13 @@ const openSessionsPage = Effect.fn("reconciler.openSessionsPage")(function* <E>(
   candidates: Candidates,
   reread: (id: string) => Effect.Effect<void, E>,
 ) {
-  const rows: ReadonlyArray<unknown> = yield* run.store.sessions.unsettled({ after, limit: localPageSize })
-  for (const row of rows) {
-    const open = yield* openSessionOf(run, row)
-    if (open.needsRefresh) yield* reread(open.sessionId)
-    else candidates.offer(open)
+  const open = yield* run.store.sessions.unsettled({ after, limit: localPageSize })
+  for (const session of open) {
+    if (session.needsRefresh) yield* reread(session.sessionId)
+    else candidates.offer(session)
   }
-  const last = rows.at(-1)
-  if (rows.length < localPageSize || last === undefined) return null
-  return typeof last === "string" ? last : (last as OpenSession).sessionId
+  const last = open.at(-1)
+  return open.length < localPageSize || last === undefined ? null : last.sessionId
 })
 
 /** Stripe's order of one session's events: `created`, then the list's order reversed (it lists newest first). */

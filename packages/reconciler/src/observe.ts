@@ -132,16 +132,16 @@ export const retrieveAndObserve = (run: Run, sessionId: string) =>
   )
 
 /**
- * Records one session's history from the Events API (`events`, oldest first), then reads its
- * present from Stripe and observes it: the history first, so the read of the present cannot make
- * the past stale.
+ * Reads one session's present from Stripe, then records its history from the Events API
+ * (`events`, oldest first) and the read: the history first, so the read of the present cannot
+ * make the past stale. A read that fails records nothing, history included: the quarantine
+ * brings the session back whole.
  */
 export const replayAndObserve = (run: Run, sessionId: string, events: ReadonlyArray<ChangeEvent>) =>
   forSession(
     run,
     sessionId,
-    Effect.andThen(
-      replay(run, events),
-      Effect.flatMap(run.stripe.retrieve(sessionId), (observation) => record(run, observation)),
+    Effect.flatMap(run.stripe.retrieve(sessionId), (observation) =>
+      Effect.andThen(replay(run, events), record(run, observation)),
     ),
   )

@@ -10,17 +10,14 @@
  *
  * @since 0.2.0
  */
+import type { UnsettledSession } from "@idtrail/store"
 
-/** An open session as the schedule sees it (Stripe unix seconds). */
-export interface OpenSession {
-  readonly sessionId: string
-  /** Stripe's `created`; `null` when unknown (due at once). */
-  readonly created: number | null
-  /** The newest authoritative read handled; `null` if none (due at once). */
-  readonly confirmedAt: number | null
-  /** A refresh is pending: always read, outside the cap. */
-  readonly needsRefresh: boolean
-}
+/**
+ * An open session as the schedule sees it (the store's `sessions.unsettled` row): Stripe's
+ * `created` and the newest authoritative read handled (`confirmedAt`), unix seconds; either
+ * `null` makes it due at once. One waiting for a refresh is read outside the schedule.
+ */
+export type OpenSession = UnsettledSession
 
 /** The schedule's knobs. */
 export interface RereadSchedule {
