@@ -148,7 +148,7 @@ describe("history from the Events API", () => {
 describe("what an incremental run costs", () => {
   it("0 changes: 1 Events API page and at most 1 % of the open sessions; k changes: about k more", async () => {
     const counter = requestCounter()
-    w = await openWorld(undefined, 1_000, {
+    w = await openWorld(undefined, 500, {
       frozenClock: true,
       startTime: 1_800_000_000,
       spanDays: 20,
