@@ -146,8 +146,8 @@ async function parent() {
     const md = [
       `Node ${process.version}, ${total.toLocaleString("en")} events, ${result.at}`,
       "",
-      "| contender | seconds | events/s | speed × baseline | peak RSS (MB) |",
-      "| --- | ---: | ---: | ---: | ---: |",
+      "| contender | seconds | events/s | speed × baseline | peak RSS (MB) | of which at rest (MB) |",
+      "| --- | ---: | ---: | ---: | ---: | ---: |",
       ...rows.map(
         (r) =>
           `| ${r.contender} | ${r.seconds.toFixed(1)} | ${r.eventsPerSecond.toLocaleString("en")} | ${r.xBaseline.toFixed(2)} | ${r.peakMb.toFixed(0)} | ${r.floorMb.toFixed(0)} |`,
