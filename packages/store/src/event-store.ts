@@ -174,6 +174,27 @@ export const checkTransactionIds = (
     }
   })
 
+/** With `migrate: false`, the schema must already hold the event log. */
+const checkMigrated = (ctx: StoreContext): Effect.Effect<void, InvalidArgument | DatabaseError> =>
+  Effect.flatMap(
+    query("checkMigrated", () =>
+      sql<{
+        present: boolean
+      }>`select to_regclass(${`"${ctx.schema}".events`}) is not null as present`.execute(ctx.db),
+    ),
+    (result) =>
+      result.rows[0]?.present === true
+        ? Effect.void
+        : Effect.fail(
+            new InvalidArgument({
+              argument: "migrate",
+              message:
+                `schema ${ctx.schema} has no event log yet and migrate is false: run the migrations first ` +
+                "(`idtrail migrate`, or open the store with migrate: true)",
+            }),
+          ),
+  )
+
 /** Opens a store in the current scope: connect, migrate, check. Closed when the scope closes. */
 export const makeEventStore = (
   options: StoreOptions = {},
@@ -201,6 +222,9 @@ export const makeEventStore = (
     const ctx = makeContext(connection, schema, options.groupCommit, options.eventVersions)
     const runMigrations = () => query("migrate", () => migrate(ctx.db, schema))
     if (options.migrate !== false) yield* runMigrations()
+    // Without migrating, a schema that was never migrated would fail below on a missing table:
+    // say what to do instead.
+    if (options.migrate === false) yield* checkMigrated(ctx)
     yield* checkTransactionIds(ctx)
     const service: EventStoreService = {
       schema,

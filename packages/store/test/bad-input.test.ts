@@ -322,6 +322,15 @@ describe.each(backends)("bad input on $name: a typed error, and nothing written"
       argument: "schema",
     })
   })
+
+  it("opening a schema that was never migrated with migrate: false is refused with what to run", async () => {
+    const error = await openStore({ databaseUrl, schema: "never_migrated", migrate: false }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(error).toMatchObject({ _tag: "InvalidArgument", argument: "migrate" })
+    expect((error as Error).message).toMatch(/schema never_migrated has no event log yet.*idtrail migrate/)
+  })
 })
 
 describe("a database that is down", () => {
