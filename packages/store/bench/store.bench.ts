@@ -2,15 +2,16 @@
  * The store's benchmark (`pnpm bench`), every figure side by side in one run on a real Postgres
  * (`DATABASE_URL`, default the local server's `idtrail_ci`):
  *
- * - baseline: raw `pg` inserts of the same JSON payloads into a plain table (bigserial, jsonb);
+ * - the same-work reference (the figures' denominator): the work of an append written by hand on
+ *   a copy of idtrail's tables, one prepared statement per append (see `same-work.ts`);
  * - idtrail: `appendToStream` (duplicate check, version check, insert, inline projection), with
  *   its group commit (concurrent appends share a call and a commit) and without it;
- * - peer: `@event-driven-io/emmett-postgresql`'s `appendToStream`;
- * - references that split idtrail's cost: raw inserts into a table with the log's indexes, and
- *   the log's row inserted alone (no checks, no projection).
+ * - for information: raw `pg` inserts of the same JSON into a plain table (bigserial, jsonb), and
+ *   `@event-driven-io/emmett-postgresql`'s `appendToStream`.
  *
- * Scenarios: one event per append at 1 and 8 clients (distinct streams), 100 events per append,
- * and a catch-up `readAll` of 200,000 events decoded. Writes bench-results/store.json and .md.
+ * Scenarios: one event per append at 1 and 8 clients, to new streams and to existing ones, 100
+ * events per append,
+ * and a catch-up `readAll` of 200,000 events decoded beside a plain `pg` read. Writes bench-results/store.json and .md.
  */
 import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
@@ -19,14 +20,18 @@ import { getPostgreSQLEventStore } from "@event-driven-io/emmett-postgresql"
 import { initialState, type SessionEvent, type SessionState } from "@idtrail/domain"
 import pg from "pg"
 import { type EventMetadata, openStore, type PromiseStore } from "../src/index.ts"
+import { selectEvents } from "../src/read.ts"
+import { createSameWorkTables, sameWorkAppender } from "./same-work.ts"
 
 const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/idtrail_ci"
 const schema = "idtrail_bench"
+// The same-work reference's copy of the store's tables.
+const refSchema = "idtrail_bench_same_work"
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
 
-const single1 = Number(process.env.BENCH_SINGLE ?? 6000)
-const single8 = Number(process.env.BENCH_SINGLE8 ?? 2500)
-const batches = Number(process.env.BENCH_BATCHES ?? 600)
+const single1 = Number(process.env.BENCH_SINGLE ?? 2000)
+const single8 = Number(process.env.BENCH_SINGLE8 ?? 1000)
+const batches = Number(process.env.BENCH_BATCHES ?? 300)
 const catchUpEvents = Number(process.env.BENCH_CATCHUP ?? 200_000)
 
 const metadata = (i: number): EventMetadata => ({
@@ -86,7 +91,7 @@ const uniq = () => `${process.pid}_${Date.now().toString(36)}_${runId++}`
 
 interface Contender {
   readonly name: string
-  /** Appends `events` to `stream` (whose version is `version`) in one call. */
+  /** Appends `events` to `stream` (whose version is `version`) in one call; `seq` makes its Stripe event id. */
   append(stream: string, events: ReadonlyArray<SessionEvent>, version: number, seq: number): Promise<void>
 }
 
@@ -96,27 +101,39 @@ const time = async (run: () => Promise<void>): Promise<number> => {
   return Number(process.hrtime.bigint() - t0) / 1e9
 }
 
+/** Where a scenario's appends go: each to a stream of its own, or on and on to one stream per client. */
+type Streams = "new" | "existing"
+
 /**
- * `clients` clients, each appending `perClient` batches of `batchSize` events to its own stream.
- * Returns the seconds it took.
+ * `clients` clients, each making `perClient` appends of `batchSize` events: to new streams, or to
+ * one existing stream each (created before the clock starts). Returns the seconds it took.
  */
 const appendSlice = async (
   c: Contender,
   clients: number,
   perClient: number,
   batchSize: number,
+  streams: Streams,
 ): Promise<number> => {
-  const tag = uniq()
+  const tag = `${c.name.toLowerCase().replace(/[^a-z]+/g, "_")}_${uniq()}`
   let seq = 0
+  const batchOf = (stream: string, version: number) =>
+    Array.from({ length: batchSize }, (_, j) => eventOf(stream, version + j))
+  const existing = Array.from({ length: clients }, (_, client) => `vs_${tag}_${client}`)
+  if (streams === "existing")
+    await Promise.all(existing.map((stream) => c.append(stream, [eventOf(stream, 0)], 0, seq++)))
   return time(async () => {
     await Promise.all(
-      Array.from({ length: clients }, async (_, client) => {
-        const stream = `vs_${c.name.toLowerCase().replace(/[^a-z]+/g, "_")}_${tag}_${client}`
-        let version = 0
+      existing.map(async (stream) => {
+        let version = streams === "existing" ? 1 : 0
         for (let i = 0; i < perClient; i++) {
-          const events = Array.from({ length: batchSize }, (_, j) => eventOf(stream, version + j))
-          await c.append(stream, events, version, seq++)
-          version += batchSize
+          if (streams === "new") {
+            const fresh = `${stream}_${i}`
+            await c.append(fresh, batchOf(fresh, 0), 0, seq++)
+          } else {
+            await c.append(stream, batchOf(stream, version), version, seq++)
+            version += batchSize
+          }
         }
       }),
     )
@@ -133,6 +150,7 @@ const appendScenario = async (
   clients: number,
   perClient: number,
   batchSize: number,
+  streams: Streams,
   slices: number,
 ): Promise<Map<string, number>> => {
   const seconds = new Map<string, number>()
@@ -140,11 +158,15 @@ const appendScenario = async (
   for (let slice = 0; slice < slices; slice++) {
     for (let k = 0; k < contenders.length; k++) {
       const c = contenders[(slice + k) % contenders.length]!
-      seconds.set(c.name, (seconds.get(c.name) ?? 0) + (await appendSlice(c, clients, perSlice, batchSize)))
+      const secs = await appendSlice(c, clients, perSlice, batchSize, streams)
+      seconds.set(c.name, (seconds.get(c.name) ?? 0) + secs)
     }
   }
   return new Map([...seconds].map(([name, secs]) => [name, (clients * perSlice * slices * batchSize) / secs]))
 }
+
+const sameWork = "same-work reference"
+const ours = "idtrail appendToStream"
 
 const main = async () => {
   const admin = new pg.Pool({ connectionString: url, max: 9 })
@@ -158,23 +180,7 @@ const main = async () => {
     groupCommit: { maxInFlight: 8, maxBatch: 1 },
   })
   await admin.query(`create table ${schema}.raw_events (id bigserial primary key, data jsonb not null)`)
-  // Two references, not the targets' baseline, that split idtrail's cost: raw inserts into a table
-  // with the event log's three indexes (stream and version, global order, Stripe event id), and
-  // the log's own row (its columns, metadata and indexes) inserted alone, without the duplicate
-  // check, the version check or the projection. Their statements are prepared (named), as
-  // idtrail's are: unprepared, the 100-row insert with ordinality ran at 0.38-0.50x raw, below idtrail.
-  await admin.query(`create table ${schema}.raw_indexed (
-    id bigserial primary key,
-    stream_id text collate "C" not null,
-    stream_version bigint not null,
-    data jsonb not null,
-    stripe_event_id text collate "C",
-    transaction_id xid8 not null default pg_current_xact_id(),
-    unique (stream_id, stream_version)
-  );
-  create index on ${schema}.raw_indexed (transaction_id, id);
-  create unique index on ${schema}.raw_indexed (stripe_event_id) where stripe_event_id is not null;
-  create table ${schema}.log_rows (like ${schema}.events including all)`)
+  await createSameWorkTables(admin, schema, refSchema)
   // Emmett keeps its tables in `public`: give it a database of its own, dropped at the end.
   const emmettUrl = new URL(url)
   emmettUrl.pathname = "/idtrail_bench_emmett"
@@ -203,76 +209,32 @@ const main = async () => {
   // contenders' statements is not the same as a fresh one (measured: the same 100-event call took
   // 1.4 ms on a connection shared with the baseline and 1.8 ms on a pool of its own).
   const rawPool = new pg.Pool({ connectionString: url, max: 8 })
-  const indexedPool = new pg.Pool({ connectionString: url, max: 8 })
-  const logRowPool = new pg.Pool({ connectionString: url, max: 8 })
+  const reference = sameWorkAppender(url, refSchema, 8)
   const contenders: ReadonlyArray<Contender> = [
     {
       name: "raw pg insert",
       append: async (_stream, events) => {
         if (events.length === 1) {
-          await rawPool.query("insert into idtrail_bench.raw_events (data) values ($1)", [
+          await rawPool.query(`insert into ${schema}.raw_events (data) values ($1)`, [
             JSON.stringify(events[0]),
           ])
         } else {
           await rawPool.query(
-            "insert into idtrail_bench.raw_events (data) select jsonb_array_elements($1::jsonb)",
+            `insert into ${schema}.raw_events (data) select jsonb_array_elements($1::jsonb)`,
             [JSON.stringify(events)],
           )
         }
       },
     },
     {
-      // The baseline's statement shapes (one row of values, or the array's elements), prepared.
-      name: "raw insert, with the log's indexes",
-      append: async (stream, events, version, seq) => {
-        if (events.length === 1) {
-          await indexedPool.query({
-            name: "bench_raw_indexed_one",
-            text: `insert into ${schema}.raw_indexed (stream_id, stream_version, data, stripe_event_id)
-             values ($1, $2, $3, $4)`,
-            values: [stream, version + 1, JSON.stringify(events[0]), `evt_${stream}_${seq}`],
-          })
-        } else {
-          await indexedPool.query({
-            name: "bench_raw_indexed_many",
-            text: `insert into ${schema}.raw_indexed (stream_id, stream_version, data, stripe_event_id)
-             select $1, $2::bigint + e.ord, e.value, case when e.ord = 1 then $4 end
-               from jsonb_array_elements($3::jsonb) with ordinality as e(value, ord)`,
-            values: [stream, version, JSON.stringify(events), `evt_${stream}_${seq}`],
-          })
-        }
-      },
-    },
-    {
-      name: "the log's row alone",
+      name: sameWork,
       append: async (stream, events, version, seq) => {
         const meta = JSON.stringify(metadata(seq))
-        if (events.length === 1) {
-          await logRowPool.query({
-            name: "bench_log_rows_one",
-            text: `insert into ${schema}.log_rows (stream_id, stream_version, type, data, metadata, stripe_event_id)
-             values ($1, $2, $3, $4, $5, $6)`,
-            values: [
-              stream,
-              version + 1,
-              events[0]!._tag,
-              JSON.stringify(events[0]),
-              meta,
-              `evt_${stream}_${seq}`,
-            ],
-          })
-        } else {
-          await logRowPool.query({
-            name: "bench_log_rows_many",
-            text: `insert into ${schema}.log_rows (stream_id, stream_version, type, data, metadata, stripe_event_id)
-             select $1, $2::bigint + e.ord, e.value->>'_tag', e.value, $5::jsonb, case when e.ord = 1 then $4 end
-               from jsonb_array_elements($3::jsonb) with ordinality as e(value, ord)`,
-            values: [stream, version, JSON.stringify(events), `evt_${stream}_${seq}`, meta],
-          })
-        }
+        if (!(await reference.append(stream, events, version, `evt_${stream}_${seq}`, meta)))
+          throw new Error("the same-work reference wrote nothing")
       },
     },
-    idtrail("idtrail appendToStream", store),
+    idtrail(ours, store),
     idtrail("idtrail, group commit off", ungrouped),
     {
       name: "emmett appendToStream",
@@ -287,14 +249,50 @@ const main = async () => {
   ]
 
   // Warm up every path (connections, plans, caches).
-  for (const c of contenders) await appendSlice(c, 8, 50, 1)
+  for (const c of contenders) {
+    await appendSlice(c, 8, 30, 1, "new")
+    await appendSlice(c, 8, 30, 1, "existing")
+    await appendSlice(c, 1, 3, 100, "existing")
+  }
 
   const rows: Array<{ scenario: string; contender: string; eventsPerSecond: number }> = []
   const scenarios = [
-    { scenario: "1 event/append, 1 client", clients: 1, perClient: single1, batch: 1 },
-    { scenario: "1 event/append, 8 clients", clients: 8, perClient: single8, batch: 1 },
-    { scenario: "100 events/append, 1 client", clients: 1, perClient: batches, batch: 100 },
-  ]
+    {
+      scenario: "1 event/append, 1 client, new stream",
+      clients: 1,
+      perClient: single1,
+      batch: 1,
+      streams: "new",
+    },
+    {
+      scenario: "1 event/append, 1 client, existing stream",
+      clients: 1,
+      perClient: single1,
+      batch: 1,
+      streams: "existing",
+    },
+    {
+      scenario: "1 event/append, 8 clients, new streams",
+      clients: 8,
+      perClient: single8,
+      batch: 1,
+      streams: "new",
+    },
+    {
+      scenario: "1 event/append, 8 clients, existing streams",
+      clients: 8,
+      perClient: single8,
+      batch: 1,
+      streams: "existing",
+    },
+    {
+      scenario: "100 events/append, 1 client",
+      clients: 1,
+      perClient: batches,
+      batch: 100,
+      streams: "existing",
+    },
+  ] as const
   // How many appends the group commit put in one transaction, per scenario.
   const grouping: Array<{ scenario: string; appendsPerTransaction: number }> = []
   const lastPosition = async () =>
@@ -303,21 +301,22 @@ const main = async () => {
     // Progress on stderr: the results go to stdout and the files.
     console.error(`store bench: ${s.scenario} (${i + 1} of ${scenarios.length + 1})…`)
     const from = await lastPosition()
-    const eps = await appendScenario(contenders, s.clients, s.perClient, s.batch, 20)
+    const eps = await appendScenario(contenders, s.clients, s.perClient, s.batch, s.streams, 10)
     for (const c of contenders)
       rows.push({ scenario: s.scenario, contender: c.name, eventsPerSecond: eps.get(c.name)! })
     const g = (
       await admin.query(
-        `select count(*) as events, count(distinct transaction_id) as transactions
+        `select count(stripe_event_id) as appends, count(distinct transaction_id) as transactions
            from ${schema}.events where position > $1 and stream_id like 'vs_idtrail_appendtostream_%'`,
         [from],
       )
     ).rows[0]
     grouping.push({
       scenario: s.scenario,
-      appendsPerTransaction: Number(g.events) / s.batch / Number(g.transactions),
+      appendsPerTransaction: Number(g.appends) / Number(g.transactions),
     })
     states.clear()
+    reference.forget()
   }
 
   // Catch-up: fill the log to 200,000 events, then read it all in the global order, decoded.
@@ -342,55 +341,80 @@ const main = async () => {
     }
   }
   await Promise.all(Array.from({ length: 8 }, (_, i) => fill(i, Math.ceil(missing / 8))))
-  // A catch-up reads history: written a while ago, vacuumed, hint bits set. Best of two passes.
+  // A catch-up reads history: written a while ago, vacuumed, hint bits set. Best of two passes each,
+  // interleaved: idtrail's `readAllPages` (decoded events) and a plain `pg` read of the same pages
+  // (the same statement in array row mode, JSON parsed by `pg`, nothing decoded, no prefetch).
   await admin.query(`vacuum analyze ${schema}.events`)
+  const pageSize = 5000
+  const plainPool = new pg.Pool({ connectionString: url, max: 1 })
+  const plainRead = async (): Promise<number> => {
+    let count = 0
+    let after: Array<string> = ["0", "0"]
+    for (;;) {
+      const page: pg.QueryResult<Array<string>> = await plainPool.query({
+        text: `${selectEvents} from ${schema}.events
+          where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+            and (transaction_id, position) > ($1::xid8, $2::bigint)
+          order by transaction_id, position limit $3`,
+        values: [after[1], after[0], pageSize],
+        rowMode: "array",
+      })
+      count += page.rows.length
+      if (page.rows.length < pageSize) return count
+      after = page.rows[page.rows.length - 1]!
+    }
+  }
   let read = 0
   let seconds = Number.POSITIVE_INFINITY
+  let plainSeconds = Number.POSITIVE_INFINITY
   for (let pass = 0; pass < 2; pass++) {
+    plainSeconds = Math.min(plainSeconds, await time(async () => void (await plainRead())))
     read = 0
     seconds = Math.min(
       seconds,
       await time(async () => {
-        for await (const page of store.readAllPages({ after: null, pageSize: 5000 }))
-          read += page.events.length
+        for await (const page of store.readAllPages({ after: null, pageSize })) read += page.events.length
       }),
     )
   }
-  rows.push({
-    scenario: `catch-up readAll (${read.toLocaleString("en")} events, decoded)`,
-    contender: "idtrail readAll",
-    eventsPerSecond: read / seconds,
-  })
+  await plainPool.end()
+  const catchUpScenario = `catch-up readAll (${read.toLocaleString("en")} events)`
+  rows.push(
+    {
+      scenario: catchUpScenario,
+      contender: "plain pg read (not decoded)",
+      eventsPerSecond: read / plainSeconds,
+    },
+    { scenario: catchUpScenario, contender: "idtrail readAll (decoded)", eventsPerSecond: read / seconds },
+  )
 
-  const ratio = (scenario: string) => {
-    const raw = rows.find((r) => r.scenario === scenario && r.contender === "raw pg insert")!.eventsPerSecond
-    const ours = rows.find(
-      (r) => r.scenario === scenario && r.contender === "idtrail appendToStream",
-    )!.eventsPerSecond
-    return ours / raw
-  }
+  const figure = (scenario: string, contender: string) =>
+    rows.find((r) => r.scenario === scenario && r.contender === contender)?.eventsPerSecond
+  const ratio = (scenario: string) => figure(scenario, ours)! / figure(scenario, sameWork)!
+  const catchUp = read / seconds
   const targets = [
-    { target: "1 event/append, 1 client ≥ 0.75× raw", ratio: ratio(scenarios[0]!.scenario), min: 0.75 },
-    { target: "1 event/append, 8 clients ≥ 0.75× raw", ratio: ratio(scenarios[1]!.scenario), min: 0.75 },
-    { target: "100 events/append ≥ 0.6× raw", ratio: ratio(scenarios[2]!.scenario), min: 0.6 },
+    ...scenarios.map((s) => {
+      const min = s.clients === 8 ? 1.2 : s.batch === 100 ? 1.0 : 0.9
+      return { target: `${s.scenario} ≥ ${min.toFixed(1)}× same-work`, measured: ratio(s.scenario), min }
+    }),
+    { target: "catch-up ≥ 0.8× plain pg read", measured: plainSeconds / seconds, min: 0.8 },
   ]
-  const catchUp = rows[rows.length - 1]!.eventsPerSecond
 
   const fmt = (n: number) => Math.round(n).toLocaleString("en")
   const lines = [
-    "| scenario | contender | events/s | × raw |",
+    "| scenario | contender | events/s | × same-work |",
     "| --- | --- | ---: | ---: |",
     ...rows.map((r) => {
-      const raw = rows.find((x) => x.scenario === r.scenario && x.contender === "raw pg insert")
-      return `| ${r.scenario} | ${r.contender} | ${fmt(r.eventsPerSecond)} | ${raw ? (r.eventsPerSecond / raw.eventsPerSecond).toFixed(2) : "–"} |`
+      const ref = figure(r.scenario, sameWork)
+      return `| ${r.scenario} | ${r.contender} | ${fmt(r.eventsPerSecond)} | ${ref ? (r.eventsPerSecond / ref).toFixed(2) : "–"} |`
     }),
     "",
     "| target | measured | met |",
     "| --- | ---: | :---: |",
     ...targets.map(
-      (t) => `| ${t.target} | ${t.ratio.toFixed(2)}× | ${t.ratio >= t.min ? "yes" : "**no**"} |`,
+      (t) => `| ${t.target} | ${t.measured.toFixed(2)}× | ${t.measured >= t.min ? "yes" : "**no**"} |`,
     ),
-    `| catch-up ≥ 100,000 events/s decoded | ${fmt(catchUp)} /s | ${catchUp >= 100_000 ? "yes" : "**no**"} |`,
+    `| catch-up ≥ 200,000 events/s decoded | ${fmt(catchUp)} /s | ${catchUp >= 200_000 ? "yes" : "**no**"} |`,
     "",
     "| scenario | idtrail appends per transaction (group commit) |",
     "| --- | ---: |",
@@ -403,16 +427,23 @@ const main = async () => {
   const out = join(repoRoot, "bench-results")
   mkdirSync(out, { recursive: true })
   writeFileSync(join(out, "store.md"), md)
-  writeFileSync(
-    join(out, "store.json"),
-    `${JSON.stringify({ environment: { postgres: pgVersion, node: process.version, date: new Date().toISOString() }, results: rows, grouping, targets: [...targets.map((t) => ({ ...t, met: t.ratio >= t.min })), { target: "catch-up ≥ 100,000 events/s decoded", eventsPerSecond: catchUp, met: catchUp >= 100_000 }] }, null, 2)}\n`,
-  )
+  const results = {
+    environment: { postgres: pgVersion, node: process.version, date: new Date().toISOString() },
+    results: rows,
+    grouping,
+    targets: [
+      ...targets.map((t) => ({ ...t, met: t.measured >= t.min })),
+      { target: "catch-up ≥ 200,000 events/s decoded", eventsPerSecond: catchUp, met: catchUp >= 200_000 },
+    ],
+  }
+  writeFileSync(join(out, "store.json"), `${JSON.stringify(results, null, 2)}\n`)
 
-  await Promise.all([rawPool.end(), indexedPool.end(), logRowPool.end()])
+  await Promise.all([rawPool.end(), reference.end()])
   await emmett.close()
   await store.close()
   await ungrouped.close()
   await admin.query(`drop schema if exists ${schema} cascade`)
+  await admin.query(`drop schema if exists ${refSchema} cascade`)
   await admin.query("drop database if exists idtrail_bench_emmett")
   await admin.end()
 }
