@@ -7,8 +7,8 @@
 import { reconcile } from "@idtrail/reconciler"
 import type { PromiseStore, RunReport } from "@idtrail/store"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { openWorld, type World } from "../../reconciler/test/fixtures.ts"
-import { runReports } from "./month.ts"
+import { runReports } from "../packages/audit/test/month.ts"
+import { openWorld, type World } from "../packages/reconciler/test/fixtures.ts"
 
 const always = { from: new Date(0), to: new Date(Date.UTC(2100, 0, 1)) }
 

@@ -18,9 +18,10 @@ const publishable = manifests.filter(({ manifest }) => manifest.private !== true
 const built = (source: string) => source.replace(/^\.\/src\/(.*)\.ts$/, "./dist/$1")
 
 describe("published manifests", () => {
-  it("the five packages the issue names are publishable", () => {
+  it("the five packages the issue names, and the audit views the CLI mounts, are publishable", () => {
     expect(publishable.map(({ manifest }) => manifest.name)).toEqual(
       expect.arrayContaining([
+        "@idtrail/audit",
         "@idtrail/domain",
         "@idtrail/store",
         "@idtrail/webhooks",
@@ -56,6 +57,18 @@ describe("published manifests", () => {
       expect(manifest.version).toMatch(/^\d+\.\d+\.\d+$/)
       expect(manifest.sideEffects).toBe(false)
       expect(manifest.scripts.prepack).toBe("tsc -p tsconfig.build.json")
+    })
+
+    it("depends on no workspace package that is private, nor on one that depends back on it", () => {
+      const names = new Map(manifests.map(({ manifest: m }) => [m.name as string, m]))
+      const dependsOn = (m: { dependencies?: Record<string, string> }) =>
+        Object.keys(m.dependencies ?? {}).filter((name) => names.has(name))
+      for (const name of dependsOn(manifest)) {
+        expect(names.get(name).private, `${name} is private`).not.toBe(true)
+        // Dev dependencies count for the cycle: pnpm orders builds by both.
+        const back = names.get(name)
+        expect([...dependsOn(back), ...Object.keys(back.devDependencies ?? {})]).not.toContain(manifest.name)
+      }
     })
   })
 })

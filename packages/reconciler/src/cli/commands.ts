@@ -1,5 +1,5 @@
 /**
- * The `idtrail` command tree, parsed by `effect/cli`: `reconcile`, `migrate` and `sim`, each with
+ * The `idtrail` command tree, parsed by `effect/cli`: `reconcile`, `migrate`, `audit` and `sim`, each with
  * `--help` listing its flags and environment variables.
  *
  * @since 0.1.0
@@ -7,6 +7,7 @@
 import { makeEventStore } from "@idtrail/store"
 import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
+import { audit } from "./audit.ts"
 import { type CliContext, describeStore } from "./context.ts"
 import { EnvironmentVariables } from "./help.ts"
 import { reconcileCommand } from "./reconcile.ts"
@@ -63,14 +64,24 @@ const reconcile = (ctx: CliContext) =>
         ),
         Flag.optional,
       ),
+      report: Flag.String("report").pipe(
+        Flag.withDescription(
+          "write the HTML audit report of the run's window (the oldest session to the run's end) to FILE",
+        ),
+        Flag.optional,
+      ),
     },
-    (flags) =>
-      reconcileCommand(ctx, {
-        ...flags,
-        dataDir: Option.getOrUndefined(flags.dataDir),
-        simulate: Option.getOrUndefined(flags.simulate),
-        every: Option.getOrUndefined(flags.every),
-      }),
+    ({ report, ...flags }) =>
+      reconcileCommand(
+        ctx,
+        {
+          ...flags,
+          dataDir: Option.getOrUndefined(flags.dataDir),
+          simulate: Option.getOrUndefined(flags.simulate),
+          every: Option.getOrUndefined(flags.every),
+        },
+        Option.getOrUndefined(report),
+      ),
   ).pipe(
     Command.withShortDescription("compare the local record with Stripe and repair drift"),
     Command.withDescription(
@@ -92,6 +103,10 @@ const reconcile = (ctx: CliContext) =>
     ]),
     Command.withExamples([
       { command: "idtrail reconcile --simulate 1000 --mode sweep", description: "a sandbox sweep" },
+      {
+        command: "idtrail reconcile --mode sweep --report report.html",
+        description: "a sweep, then the audit report of its window",
+      },
       { command: "idtrail reconcile --mode incremental --every 10m", description: "keep the record in step" },
     ]),
   )
@@ -122,5 +137,5 @@ const sim = Command.make("sim", {}, () => Effect.promise(() => runSimulatorCli([
 export const idtrail = (ctx: CliContext) =>
   Command.make("idtrail").pipe(
     Command.withDescription("An auditable record of Stripe Identity VerificationSessions in Postgres."),
-    Command.withSubcommands([reconcile(ctx), migrate(ctx), sim]),
+    Command.withSubcommands([reconcile(ctx), migrate(ctx), audit(ctx), sim]),
   )

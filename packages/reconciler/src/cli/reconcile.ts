@@ -1,7 +1,8 @@
 /**
  * `idtrail reconcile`: the sandbox (when `--simulate`), the store, Stripe, then one run, or with
  * `--every` a run after another on a jittered `Schedule` until a signal stops it. Every run
- * prints its report; telemetry is wired at the service boundaries (`telemetry.ts`).
+ * prints its report (and with `--report FILE` writes its audit report there, `run-report.ts`);
+ * telemetry is wired at the service boundaries (`telemetry.ts`).
  *
  * @since 0.1.0
  */
@@ -21,6 +22,7 @@ import {
   type RunAttributes,
 } from "../telemetry.ts"
 import { type CliContext, describeStore } from "./context.ts"
+import { checkReportFile, writeRunReport } from "./run-report.ts"
 
 /** The simulator playing Stripe in this process, for the sandbox; never loaded in production. */
 const sandbox = (sessions: number) =>
@@ -50,10 +52,11 @@ const estimate = (store: EventStoreService, mode: Config["mode"]) =>
 const needsAPerson = (error: { readonly _tag: string }) =>
   error._tag === "InvalidConfig" || error._tag === "StripeAuthRefused"
 
-/** The reconcile command for `flags`. */
-export const reconcileCommand = (ctx: CliContext, flags: ReconcileFlags) =>
+/** The reconcile command for `flags`; with `reportFile`, each run's audit report is written there. */
+export const reconcileCommand = (ctx: CliContext, flags: ReconcileFlags, reportFile?: string) =>
   Effect.gen(function* () {
     const config = yield* readConfig(flags, ctx.env)
+    if (reportFile !== undefined) yield* checkReportFile(reportFile, process.cwd())
     let apiKey = config.apiKey
     let apiBase = config.apiBase
     if (config.simulate !== undefined) {
@@ -99,6 +102,13 @@ export const reconcileCommand = (ctx: CliContext, flags: ReconcileFlags) =>
       }).pipe(Effect.provideService(EventStore, store), Effect.provideService(StripeApi, stripe))
       progress.done()
       print(report)
+      if (reportFile !== undefined) {
+        const written = yield* writeRunReport(opened, report, reportFile, process.cwd())
+        const where = `the audit report of run ${report.runId} (${written.sessions.toLocaleString("en")} sessions, ${written.window.from.toISOString()} to ${written.window.to.toISOString()}): ${written.path}`
+        // Under --json stdout is the report alone; the line goes to the log.
+        if (config.json) ctx.log("info", where)
+        else ctx.stdout(`\n${where}\n`)
+      }
       return report
     })
     if (config.every === undefined) return yield* once
