@@ -232,33 +232,42 @@ create view {{schema}}.session_verification_times as
 
 -- functions
 
-CREATE OR REPLACE FUNCTION {{schema}}.append_batch(p_stream_ids text[], p_expected_versions bigint[], p_stripe_event_ids text[], p_events jsonb[], p_metadata jsonb[], p_states jsonb[], p_confirmed_seen bigint[] DEFAULT NULL::bigint[], OUT ord integer, OUT outcome text, OUT version bigint, OUT positions bigint[])
+CREATE OR REPLACE FUNCTION {{schema}}.append_batch(p_stream_ids text[], p_expected_versions bigint[], p_stripe_event_ids text[], p_types text[], p_events jsonb[], p_metadata jsonb[], p_states json[], p_status text[], p_redaction_status text[], p_last_error_code text[], p_session_type text[], p_livemode boolean[], p_created bigint[], p_session_metadata jsonb[], p_needs_refresh boolean[], p_last_change_at bigint[], p_confirmed_at bigint[], p_confirmed_seen bigint[], OUT ord integer, OUT outcome text, OUT version bigint, OUT positions bigint[])
  RETURNS SETOF record
  LANGUAGE plpgsql
 AS $function$
 declare
   v_locked text[];
-  v_busy text[];
 begin
   select coalesce(array_agg(l.session_id), '{}') into v_locked
     from (select v.session_id from {{schema}}.verification_sessions v
            where v.session_id = any(p_stream_ids)
            order by v.session_id
              for update skip locked) l;
-  select coalesce(array_agg(v.session_id), '{}') into v_busy
-    from {{schema}}.verification_sessions v
-   where v.session_id = any(p_stream_ids) and v.session_id <> all(v_locked);
   for i in 1 .. coalesce(array_length(p_stream_ids, 1), 0) loop
     ord := i;
-    if p_stream_ids[i] = any(v_busy) then
+    if p_stream_ids[i] <> all(v_locked)
+       and exists (select 1 from {{schema}}.verification_sessions v where v.session_id = p_stream_ids[i]) then
       outcome := 'busy';
       version := null;
       positions := null;
-    else
+    elsif p_types[i] is null then
       select a.outcome, a.version, a.positions into outcome, version, positions
         from {{schema}}.append_to_stream(p_stream_ids[i], p_expected_versions[i], p_stripe_event_ids[i],
-                                   p_events[i], p_metadata[i], p_states[i],
+                                   p_events[i], p_metadata[i], p_states[i]::jsonb,
                                    p_confirmed_seen[i]) a;
+    else
+      select a.outcome, a.version, case when a.event_position is null then null else array[a.event_position] end
+        into outcome, version, positions
+        from {{schema}}.append_one(p_stream_ids[i], p_expected_versions[i], p_stripe_event_ids[i],
+                             p_types[i], p_events[i], p_metadata[i], p_states[i], p_status[i],
+                             p_redaction_status[i], p_last_error_code[i], p_session_type[i],
+                             p_livemode[i], p_created[i], p_session_metadata[i], p_needs_refresh[i],
+                             p_last_change_at[i], p_confirmed_at[i], p_confirmed_seen[i]) a;
+    end if;
+    -- A row this batch created (or put back) is its own for the later appends to the stream.
+    if outcome = 'appended' and p_stream_ids[i] <> all(v_locked) then
+      v_locked := v_locked || p_stream_ids[i];
     end if;
     return next;
   end loop;
@@ -301,8 +310,29 @@ begin
       version := p_expected_version + 1;
       return;
     end if;
+  else
+    insert into {{schema}}.verification_sessions (
+      session_id, status, redaction_status, last_error_code, type, livemode, created, metadata,
+      needs_refresh, last_change_at, state, confirmed_at, version, updated_at)
+    values (p_stream_id, p_status, p_redaction_status, p_last_error_code, p_session_type, p_livemode,
+            to_timestamp(p_created), coalesce(p_session_metadata, '{}'), coalesce(p_needs_refresh, false),
+            to_timestamp(p_last_change_at), p_state, p_confirmed_at, 1, now())
+    on conflict (session_id) do nothing;
+    if found then
+      insert into {{schema}}.events (stream_id, stream_version, type, data, metadata, stripe_event_id)
+      values (p_stream_id, 1, p_type, p_event, p_metadata, p_stripe_event_id)
+      on conflict (stream_id, stream_version) do nothing
+      returning {{schema}}.events.position into event_position;
+      if found then
+        outcome := 'appended';
+        version := 1;
+        return;
+      end if;
+      -- The log has this stream although its row was gone: the general append decides from the log.
+      delete from {{schema}}.verification_sessions v where v.session_id = p_stream_id;
+    end if;
   end if;
-  -- A new stream, a lost race or a missing row: nothing is written yet; the general append decides.
+  -- A lost race or a missing row: nothing is written; the general append decides.
   select a.outcome, a.version, a.positions[1] into outcome, version, event_position
     from {{schema}}.append_to_stream(p_stream_id, p_expected_version, p_stripe_event_id,
                                jsonb_build_array(p_event), p_metadata, p_state::jsonb,

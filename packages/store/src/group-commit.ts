@@ -122,6 +122,41 @@ type BatchRow = Omit<AppendRow, "outcome"> & {
   readonly outcome: AppendRow["outcome"] | "busy"
 }
 
+/**
+ * An append's parameters in `append_one`'s order, which `append_batch` takes as one array per
+ * column. A one-event append sends its event's type and JSON, a longer one (in a batch) a null
+ * type and its JSON array.
+ */
+const leanValues = (call: AppendCall): Array<unknown> => {
+  const { row } = call
+  return [
+    call.streamId,
+    call.expectedVersion,
+    call.stripeEventId,
+    call.single?.type ?? null,
+    call.single?.event ?? call.events,
+    call.metadata,
+    row.state,
+    row.status,
+    row.redactionStatus,
+    row.lastErrorCode,
+    row.type,
+    row.livemode,
+    row.created,
+    row.metadata,
+    row.needsRefresh,
+    row.lastChangeAt,
+    row.confirmedAt,
+    call.confirmedSeen,
+  ]
+}
+
+/** `append_batch`'s parameters: the appends' {@link leanValues}, column by column. */
+const batchValues = (batch: ReadonlyArray<Waiting>): Array<Array<unknown>> => {
+  const rows = batch.map((w) => leanValues(w.call))
+  return rows[0]!.map((_, c) => rows.map((row) => row[c]))
+}
+
 export const makeGroupCommit = (
   { pool, schema, prepared, poolSize }: AppendTarget,
   options: GroupCommitOptions = {},
@@ -139,7 +174,7 @@ export const makeGroupCommit = (
   }
   const many = {
     ...named(`idtrail_append_batch_${schema}`),
-    text: `select ord, outcome, version, positions from "${schema}".append_batch($1::text[], $2::bigint[], $3::text[], $4::jsonb[], $5::jsonb[], $6::jsonb[], $7::bigint[]) order by ord`,
+    text: `select ord, outcome, version, positions from "${schema}".append_batch($1::text[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::json[], $8::text[], $9::text[], $10::text[], $11::text[], $12::boolean[], $13::bigint[], $14::jsonb[], $15::boolean[], $16::bigint[], $17::bigint[], $18::bigint[]) order by ord`,
   }
   const stalledAfterMs = options.stalledAfterMs ?? 100
   // Calls at the database outside the slots (stalled calls, appends sent alone) stay below the
@@ -158,34 +193,11 @@ export const makeGroupCommit = (
   const sendOne = async (call: AppendCall): Promise<AppendRow> => {
     try {
       if (call.single !== null) {
-        const { row } = call
         const result = await pool.query<{
           outcome: AppendRow["outcome"]
           version: string | null
           event_position: string | null
-        }>({
-          ...lean,
-          values: [
-            call.streamId,
-            call.expectedVersion,
-            call.stripeEventId,
-            call.single.type,
-            call.single.event,
-            call.metadata,
-            row.state,
-            row.status,
-            row.redactionStatus,
-            row.lastErrorCode,
-            row.type,
-            row.livemode,
-            row.created,
-            row.metadata,
-            row.needsRefresh,
-            row.lastChangeAt,
-            row.confirmedAt,
-            call.confirmedSeen,
-          ],
-        })
+        }>({ ...lean, values: leanValues(call) })
         const answer = result.rows[0]!
         return {
           outcome: answer.outcome,
@@ -252,15 +264,7 @@ export const makeGroupCommit = (
     try {
       const result = await pool.query<BatchRow>({
         ...many,
-        values: [
-          batch.map((w) => w.call.streamId),
-          batch.map((w) => w.call.expectedVersion),
-          batch.map((w) => w.call.stripeEventId),
-          batch.map((w) => w.call.events),
-          batch.map((w) => w.call.metadata),
-          batch.map((w) => w.call.row.state),
-          batch.map((w) => w.call.confirmedSeen),
-        ],
+        values: batchValues(batch),
       })
       rows = result.rows
     } catch (error) {
