@@ -8,8 +8,10 @@
 #  4. on Node 22 and on Node 24 (npm's node@22 / node@24, cached in $IDTRAIL_NODE_CACHE): start it on
 #     a database of its own, send it webhooks signed by the stripe SDK's generateTestHeaderString,
 #     check each session's history through its route and through SQL on the audit views;
-#  5. the packed CLI through node_modules/.bin, on both: `idtrail reconcile --help`, and a sandbox
-#     sweep of 50 sessions; and `pnpm -s reconcile -- … --json > report.json` writes only JSON.
+#  5. the packed CLI through node_modules/.bin, on both: `idtrail reconcile --help`, a sandbox
+#     sweep of 50 sessions, `idtrail audit --help`, and `idtrail audit export --format jsonl` of the
+#     app's database (its rows = session_history's); and `pnpm -s reconcile -- … --json >
+#     report.json` writes only JSON (with `--report FILE`, the audit report there).
 #
 # Needs Postgres on 127.0.0.1:5432 (user postgres, trust), npm and the registry. Exit 0 when all pass.
 set -euo pipefail
@@ -119,11 +121,28 @@ for major in 22 24; do
     if (r.examined !== 50 || r.complete !== true) throw new Error(`examined ${r.examined} of 50 sessions, complete: ${r.complete}`)
     console.log(`    ${r.examined} sessions examined, ${r.started ?? 0} started, complete: ${r.complete}`)
   ' "$work/report.json" || fail "the sandbox report"
+  progress "Node $major: idtrail audit --help"
+  PATH="$node_dir:$PATH" "$bins/idtrail" audit --help > "$work/audit-help.txt" || fail "idtrail audit --help"
+  for sub in history state export report serve; do
+    grep -Eq "^  $sub " "$work/audit-help.txt" || fail "idtrail audit --help does not list $sub"
+  done
+  progress "Node $major: idtrail audit export --format jsonl of the app's database"
+  PATH="$node_dir:$PATH" "$bins/idtrail" audit export --from 2000-01-01 --to 2100-01-01 --format jsonl \
+    > "$work/export.jsonl" 2> "$work/export.log" || { cat "$work/export.log"; fail "idtrail audit export"; }
+  events="$("${psql_db[@]}" -d "$database" -c "select count(*) from idtrail.session_history")"
+  "$node24" -e '
+    const [header, ...rows] = require("node:fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => JSON.parse(l))
+    if (!header.columns.some((c) => c.name === "session_id")) throw new Error("no columns header")
+    if (rows.length !== Number(process.argv[2])) throw new Error(`${rows.length} rows, session_history has ${process.argv[2]} events`)
+    if (!rows.every((r) => r.source === "webhook")) throw new Error("a row not from a webhook")
+    console.log(`    ${rows.length} events exported (= session_history), ${header.columns.length} columns described`)
+  ' "$work/export.jsonl" "$events" || fail "the export: $(head -c 300 "$work/export.jsonl")"
 done
-progress "the README's 'pnpm -s reconcile -- … --json > report.json' writes nothing but the report"
-(cd "$repo" && env -u DATABASE_URL pnpm -s reconcile -- --simulate 20 --mode sweep --json > "$work/pnpm-report.json" 2> /dev/null) ||
-  fail "pnpm -s reconcile"
+progress "the README's 'pnpm -s reconcile -- … --json > report.json' writes nothing but the report (--report FILE too)"
+(cd "$repo" && env -u DATABASE_URL pnpm -s reconcile -- --simulate 20 --mode sweep --json --report "$work/pnpm-report.html" \
+  > "$work/pnpm-report.json" 2> /dev/null) || fail "pnpm -s reconcile"
 "$node24" -e 'JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"))' "$work/pnpm-report.json" ||
   fail "report.json is not JSON: $(head -c 300 "$work/pnpm-report.json")"
+grep -q '<tr data-session-id="vs_' "$work/pnpm-report.html" || fail "--report wrote no audit report with sessions"
 "${psql_db[@]}" -c "drop database if exists $database"
 progress "passed in ${SECONDS} s"

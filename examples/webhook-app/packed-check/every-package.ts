@@ -3,6 +3,7 @@
  * published package (and the store's `testing` entry) from its installed tarball. It only has to
  * type-check; the app's own routes are exercised by running it.
  */
+import { auditViews } from "@idtrail/audit"
 import { decodeSession, initialState } from "@idtrail/domain"
 import { exitCodes, reconcile } from "@idtrail/reconciler"
 import { startSimulator } from "@idtrail/simulator"
@@ -11,6 +12,7 @@ import { freshSchema } from "@idtrail/store/testing"
 import { nodeWebhookHandler, webhookHandler } from "@idtrail/webhooks"
 
 export const everyPackage = {
+  auditViews,
   decodeSession,
   initialState,
   exitCodes,
