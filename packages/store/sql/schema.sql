@@ -18,6 +18,13 @@ create table {{schema}}.events (
 );
 comment on table {{schema}}.events is 'The append-only event log of VerificationSessions. Read in global order by (transaction_id, position), only below pg_snapshot_xmin(pg_current_snapshot()).';
 
+create table {{schema}}.key_encryption_check (
+  kek_id text not null,
+  wrapped_check bytea not null,
+  created_at timestamp with time zone not null default now(),
+  constraint key_encryption_check_pkey PRIMARY KEY (kek_id)
+);
+
 create table {{schema}}.projection_checkpoints (
   name text not null,
   transaction_id xid8 not null,
@@ -82,6 +89,22 @@ create table {{schema}}.reconciler_runs (
   constraint reconciler_runs_repaired_check CHECK ((repaired >= 0)),
   constraint reconciler_runs_started_check CHECK ((started >= 0)),
   constraint reconciler_runs_unchanged_check CHECK ((unchanged >= 0))
+);
+
+create table {{schema}}.session_erasures (
+  session_id text collate "C" not null,
+  erased_at timestamp with time zone not null default now(),
+  actor jsonb not null,
+  reason text not null,
+  constraint session_erasures_pkey PRIMARY KEY (session_id)
+);
+
+create table {{schema}}.session_keys (
+  session_id text collate "C" not null,
+  wrapped_key bytea not null,
+  kek_id text not null,
+  created_at timestamp with time zone not null default now(),
+  constraint session_keys_pkey PRIMARY KEY (session_id)
 );
 
 create table {{schema}}.verification_sessions (
@@ -474,6 +497,17 @@ AS $function$
 $function$
 ;
 
+CREATE OR REPLACE FUNCTION {{schema}}.refuse_erasure_changes()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+  raise exception 'the erasure record %.session_erasures is append-only: % is refused', tg_table_schema, tg_op
+    using errcode = 'IT001';
+end
+$function$
+;
+
 CREATE OR REPLACE FUNCTION {{schema}}.refuse_event_changes()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -490,3 +524,7 @@ $function$
 CREATE TRIGGER events_refuse_truncate BEFORE TRUNCATE ON {{schema}}.events FOR EACH STATEMENT EXECUTE FUNCTION {{schema}}.refuse_event_changes();
 
 CREATE TRIGGER events_refuse_update_delete BEFORE DELETE OR UPDATE ON {{schema}}.events FOR EACH ROW EXECUTE FUNCTION {{schema}}.refuse_event_changes();
+
+CREATE TRIGGER session_erasures_refuse_truncate BEFORE TRUNCATE ON {{schema}}.session_erasures FOR EACH STATEMENT EXECUTE FUNCTION {{schema}}.refuse_erasure_changes();
+
+CREATE TRIGGER session_erasures_refuse_update_delete BEFORE DELETE OR UPDATE ON {{schema}}.session_erasures FOR EACH ROW EXECUTE FUNCTION {{schema}}.refuse_erasure_changes();
