@@ -16,7 +16,13 @@ import { type AppendOptions, type AppendResult, appendToStream, loadState } from
 import { type Audit, audit } from "./audit.ts"
 import { type AuditReportQueries, auditReport, type RunRecorder, runRecorder } from "./audit-report.ts"
 import { makeContext, registerContext, type StoreContext } from "./context.ts"
+import { makePersonalCodec, registerCodec } from "./crypto/codec.ts"
+import type { KeyEncryptionKeyInvalid, KeyEncryptionKeyMissing } from "./crypto/errors.ts"
+import { type KeyEncryptionService, keyEncryptionFromEnv } from "./crypto/kek.ts"
+import { withPersonalData } from "./crypto/service.ts"
+import { checkKeyEncryption, sessionKeys } from "./crypto/session-keys.ts"
 import { type ConnectionOptions, connect } from "./database.ts"
+import { type Erasure, erasure } from "./erasure.ts"
 import {
   type AppendInputError,
   type CorruptEvent,
@@ -68,6 +74,17 @@ export interface StoreOptions extends ConnectionOptions {
    * `event-versions.ts`). Replace only to test an upgrade (see `upcasting.ts`).
    */
   readonly eventVersions?: EventVersions | undefined
+  /**
+   * Personal values under per-session keys (see the README's "Personal data and erasure"):
+   * a key-encryption key (`keyEncryption`), or `"off"` (kept in clear; erasure refused). When
+   * absent: `IDTRAIL_KEK` / `IDTRAIL_KEK_FILE` from the environment, else off. A schema whose
+   * keys are wrapped by a KEK refuses to open without that KEK (`KeyEncryptionKeyMissing`) or
+   * with another (`KeyEncryptionKeyInvalid`).
+   */
+  readonly encryption?:
+    | { readonly keyEncryption: KeyEncryptionService; readonly keyCacheMs?: number | undefined }
+    | "off"
+    | undefined
 }
 
 /** The store's operations. Every one is an Effect; bad input fails before anything is written. */
@@ -85,7 +102,7 @@ export interface EventStoreService {
     streamId: string,
     events: ReadonlyArray<SessionEvent>,
     options: AppendOptions,
-  ) => Effect.Effect<AppendResult, AppendInputError | CorruptEvent | DatabaseError>
+  ) => Effect.Effect<AppendResult, AppendInputError | CorruptEvent | DatabaseError | KeyEncryptionKeyInvalid>
   /** Decides a command on the stream's state and appends the outcome (unless `dryRun`), retrying lost races. */
   readonly handle: (
     streamId: string,
@@ -149,6 +166,10 @@ export interface EventStoreService {
   readonly sessions: SessionQueries
   /** A scheduled job's state between runs: lease, cursors, quarantined sessions (the reconciler). */
   readonly runState: RunState & RunRecorder
+  /** Erasing a session's personal data (destroying its key), and the list of erased sessions. */
+  readonly erasure: Erasure
+  /** `encrypted` when personal values are kept under per-session keys, `clear` when not. */
+  readonly personalData: "encrypted" | "clear"
 }
 
 /** Refuses to start when the log holds transaction ids the server has not reached (a restore into a new cluster). */
@@ -198,7 +219,11 @@ const checkMigrated = (ctx: StoreContext): Effect.Effect<void, InvalidArgument |
 /** Opens a store in the current scope: connect, migrate, check. Closed when the scope closes. */
 export const makeEventStore = (
   options: StoreOptions = {},
-): Effect.Effect<EventStoreService, InvalidArgument | TransactionIdsAhead | DatabaseError, Scope.Scope> =>
+): Effect.Effect<
+  EventStoreService,
+  InvalidArgument | TransactionIdsAhead | DatabaseError | KeyEncryptionKeyMissing | KeyEncryptionKeyInvalid,
+  Scope.Scope
+> =>
   Effect.gen(function* () {
     const schema = options.schema ?? defaultSchema
     if (!isValidSchemaName(schema)) {
@@ -211,6 +236,21 @@ export const makeEventStore = (
     if (groupCommitProblem !== undefined) {
       return yield* new InvalidArgument({ argument: "groupCommit", message: groupCommitProblem })
     }
+    const keyCacheMs =
+      typeof options.encryption === "object" ? (options.encryption.keyCacheMs ?? 10_000) : 10_000
+    if (!Number.isSafeInteger(keyCacheMs) || keyCacheMs < 0) {
+      return yield* new InvalidArgument({
+        argument: "encryption.keyCacheMs",
+        message: `keyCacheMs must be a non-negative integer, got ${String(keyCacheMs)}`,
+      })
+    }
+    // Before connecting: a malformed IDTRAIL_KEK is refused with nothing opened.
+    const configuredKek =
+      options.encryption === "off"
+        ? undefined
+        : typeof options.encryption === "object"
+          ? options.encryption.keyEncryption
+          : yield* keyEncryptionFromEnv(process.env)
     const versionsProblem = checkEventVersions(options.eventVersions ?? {})
     if (versionsProblem !== undefined) {
       return yield* new InvalidArgument({ argument: "eventVersions", message: versionsProblem })
@@ -226,6 +266,14 @@ export const makeEventStore = (
     // say what to do instead.
     if (options.migrate === false) yield* checkMigrated(ctx)
     yield* checkTransactionIds(ctx)
+    // Refuses a wrong KEK, and a missing one for a schema whose keys are wrapped by one.
+    yield* checkKeyEncryption(ctx, configuredKek)
+    // Without a KEK the store is as it was before encryption: no codec, no wrapping, no cost.
+    const codec =
+      configuredKek === undefined
+        ? undefined
+        : makePersonalCodec("encrypted", sessionKeys(ctx, configuredKek, keyCacheMs))
+    if (codec !== undefined) registerCodec(ctx, codec)
     const service: EventStoreService = {
       schema,
       kind: connection.kind,
@@ -248,8 +296,10 @@ export const makeEventStore = (
       audit: { ...audit(ctx), ...auditReport(ctx) },
       sessions: sessions(ctx),
       runState: { ...runState(ctx), ...runRecorder(ctx) },
+      erasure: erasure(ctx),
+      personalData: codec === undefined ? "clear" : "encrypted",
     }
-    return registerContext(service, ctx)
+    return registerContext(codec === undefined ? service : withPersonalData(service, codec), ctx)
   })
 
 /** The store as a service. */

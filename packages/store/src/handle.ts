@@ -10,6 +10,8 @@ import {
   confirm,
   type DecideError,
   decideAndFold,
+  erasePersonalSession,
+  isRedacted,
   observeEvent,
   type SessionCommand,
   type SessionEvent,
@@ -20,6 +22,9 @@ import { Data, Effect, Schedule } from "effect"
 import { appendFolded, loadState } from "./append.ts"
 import { confirmSession } from "./confirm.ts"
 import type { StoreContext } from "./context.ts"
+import { codecOf } from "./crypto/codec.ts"
+import type { EncryptionOff, KeyEncryptionKeyInvalid } from "./crypto/errors.ts"
+import { eraseSession } from "./erasure.ts"
 import {
   type AppendInputError,
   ConflictRetriesExhausted,
@@ -75,6 +80,8 @@ export type HandleError =
   | ConflictRetriesExhausted
   | CorruptEvent
   | DatabaseError
+  | KeyEncryptionKeyInvalid
+  | EncryptionOff
 
 /** Options of {@link handle}. */
 export interface HandleOptions {
@@ -132,9 +139,18 @@ export const handle = (ctx: StoreContext) => {
     const id = yield* Effect.fromResult(checkStreamId(streamId))
     const maxRetries = yield* checkMaxRetries(options.maxRetries ?? 5)
     const metadata = metadataFor(command, context)
+    const codec = codecOf(ctx)
     const once = Effect.gen(function* () {
-      const state = yield* loadState(ctx)(id)
-      const decided = yield* Effect.fromResult(decideAndFold(command, state))
+      const stored = yield* loadState(ctx)(id)
+      // Decided on plain values; an erased session's observation is decided without its
+      // personal values, so an old payload brings nothing back.
+      const state = codec === undefined ? stored : yield* codec.readState(id, stored)
+      const erased = codec !== undefined && command._tag === "Observe" && (yield* codec.isErased(id))
+      const decidedOn =
+        erased && command._tag === "Observe"
+          ? { ...command, session: erasePersonalSession(command.session) }
+          : command
+      const decided = yield* Effect.fromResult(decideAndFold(decidedOn, state))
       // The confirm step: an authoritative read moves confirmedAt, with or without events.
       const after = confirm(command, decided.state)
       if (decided.events.length === 0) {
@@ -153,22 +169,37 @@ export const handle = (ctx: StoreContext) => {
           state: after,
         } as const
       }
-      const result = yield* append(id, decided.events, {
+      const written =
+        codec === undefined
+          ? { events: decided.events, states: [stored, after] }
+          : yield* codec.forWriting(id, decided.events, [stored, after])
+      const result = yield* append(id, written.events, {
         expectedVersion: state.version,
         stripeEventId: metadata.stripeEventId,
         metadata,
-        state,
+        state: written.states[0],
         expectedConfirmedAt: state.confirmedAt ?? null,
-        after,
+        after: written.states[1]!,
       })
       switch (result._tag) {
         case "Appended":
+          // A redaction observed from any source destroys the session's key (crypto-shredding).
+          if (
+            codec?.mode === "encrypted" &&
+            isRedacted(after.facts?.redactionStatus ?? null) &&
+            !(yield* codec.isErased(id))
+          ) {
+            yield* eraseSession(ctx)(id, {
+              actor: context.actor,
+              reason: `redacted at Stripe (${after.facts?.redactionStatus}), seen by ${metadata.source}`,
+            })
+          }
           return {
             _tag: "EventsAppended",
             events: decided.events,
             nextVersion: result.nextVersion,
             positions: result.positions,
-            state: result.state,
+            state: codec === undefined ? result.state : after,
           } as const
         case "Duplicate":
           return { _tag: "AlreadyRecorded", stripeEventId: result.stripeEventId } as const

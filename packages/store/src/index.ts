@@ -28,7 +28,17 @@ export type {
   SessionCursor,
   SessionRow,
 } from "./audit-report.ts"
+export * from "./crypto/errors.ts"
+export {
+  ephemeralKeyEncryption,
+  KeyEncryption,
+  type KeyEncryptionService,
+  keyEncryptionFromEnv,
+  localKeyEncryption,
+} from "./crypto/kek.ts"
+export type { ErasedSession } from "./crypto/session-keys.ts"
 export type { ConnectionOptions } from "./database.ts"
+export type { Erased, Erasure, ErasureRequest } from "./erasure.ts"
 export * from "./errors.ts"
 export { EventStore, type EventStoreService, makeEventStore, type StoreOptions } from "./event-store.ts"
 export type { Promised } from "./facade.ts"

@@ -12,6 +12,7 @@ import { evolve, initialState, type SessionState } from "@idtrail/domain"
 import { type Duration, Effect, Result, Stream } from "effect"
 import { CompiledQuery, type Kysely, sql } from "kysely"
 import type { StoreContext } from "./context.ts"
+import { codecOf } from "./crypto/codec.ts"
 import type { CorruptEvent, DatabaseError } from "./errors.ts"
 import { type HeldBack, lagAfter } from "./held-back.ts"
 import {
@@ -285,19 +286,32 @@ export const rebuildSessions =
         )
         const decoded = toRecorded(page, ctx.eventVersions)
         if (Result.isFailure(decoded)) return yield* Effect.fail(decoded.failure)
+        // Folded on plain values, written as appends write them (personal values encrypted, or
+        // `[erased]` for an erased session): see `crypto/codec.ts`.
+        const codec = codecOf(ctx)
+        const ids = new Set(decoded.success.map((e) => e.streamId))
+        if (current !== null) ids.add(current.id)
+        const personal = codec === undefined ? undefined : yield* codec.readers([...ids])
+        const row = (c: { id: string; state: SessionState }) => ({
+          id: c.id,
+          version: c.state.version,
+          state: personal === undefined ? c.state : personal.writeState(c.id, c.state),
+        })
         const done: Array<{ id: string; version: number; state: SessionState }> = []
         for (const e of decoded.success) {
           if (current !== null && current.id !== e.streamId) {
-            done.push({ id: current.id, version: current.state.version, state: current.state })
+            done.push(row(current))
             current = null
           }
           current ??= { id: e.streamId, state: initialState }
-          current.state = evolve(current.state, e.event)
+          current.state = evolve(
+            current.state,
+            personal === undefined ? e.event : personal.event(e.streamId, e.event),
+          )
         }
         const last = decoded.success[decoded.success.length - 1]
         if (last === undefined) {
-          if (current !== null)
-            done.push({ id: current.id, version: current.state.version, state: current.state })
+          if (current !== null) done.push(row(current))
           yield* flush(done)
           sessions += done.length
           return sessions

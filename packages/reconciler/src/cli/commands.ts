@@ -9,6 +9,7 @@ import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { audit } from "./audit.ts"
 import { type CliContext, describeStore } from "./context.ts"
+import { erase } from "./erase.ts"
 import { EnvironmentVariables } from "./help.ts"
 import { reconcileCommand } from "./reconcile.ts"
 import { runSimulatorCli } from "./sim.ts"
@@ -137,5 +138,5 @@ const sim = Command.make("sim", {}, () => Effect.promise(() => runSimulatorCli([
 export const idtrail = (ctx: CliContext) =>
   Command.make("idtrail").pipe(
     Command.withDescription("An auditable record of Stripe Identity VerificationSessions in Postgres."),
-    Command.withSubcommands([reconcile(ctx), migrate(ctx), audit(ctx), sim]),
+    Command.withSubcommands([reconcile(ctx), migrate(ctx), audit(ctx), erase(ctx), sim]),
   )
