@@ -5,7 +5,7 @@
  * README.
  *
  *   pnpm reconcile -- [--mode incremental|sweep] [--dry-run] [--json] [--account NAME]
- *                     [--data-dir DIR] [--simulate N] [--every DURATION]
+ *                     [--data-dir DIR] [--simulate N] [--every DURATION] [--report FILE]
  *
  * @since 0.1.0
  */

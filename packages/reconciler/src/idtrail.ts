@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * `idtrail`: the command with its subcommands (`reconcile`, `migrate`, `sim`); `idtrail --help`
- * lists them. See `cli/` and the README.
+ * `idtrail`: the command with its subcommands (`reconcile`, `migrate`, `audit`, `sim`);
+ * `idtrail --help` lists them. See `cli/` and the README.
  *
  * @since 0.1.0
  */
