@@ -84,6 +84,18 @@ describe("idtrail reconcile --report, then idtrail audit on the same store", () 
     )
   })
 
+  it("audit report writes the window's report and says how many sessions it holds", async () => {
+    const file = join(dir, "all.html")
+    const { code, stdout } = await run(["audit", "report", ...always, "--html", file, "--data-dir", dataDir])
+    expect(code).toBe(0)
+    expect(stdout.trim()).toBe(
+      `wrote the audit report to ${file}: ${sessions} sessions created in the window, ${sessions} listed`,
+    )
+    expect(
+      [...readFileSync(file, "utf8").matchAll(/<tr data-session-id="(vs_\w+)"/g)].map((m) => m[1]).sort(),
+    ).toEqual([...sessionIds].sort())
+  })
+
   it("audit history (--data-dir before the subcommand) tells one session's story", async () => {
     const id = sessionIds[0]!
     const { code, stdout } = await run(["audit", "--data-dir", dataDir, "history", id])
