@@ -1,7 +1,7 @@
 /**
- * `idtrail audit …`: the audit views as `effect/cli` commands, for the root CLI to mount
- * (`auditCommand`). Every handler needs the `EventStore` service; the root CLI provides it
- * (`DATABASE_URL`, or an embedded PGlite). Text goes to stdout; the report and exports to files
+ * `idtrail audit …`: the audit views as `effect/cli` commands (`auditCommand`), mounted by the
+ * product's CLI (`@idtrail/reconciler`'s `cli/audit.ts`). Every handler needs the `EventStore`
+ * service; that CLI provides it (`DATABASE_URL`, or an embedded PGlite in `--data-dir`). Text goes to stdout; the report and exports to files
  * (exports to stdout when no `--output`).
  *
  *   audit history vs_…                        the session's timeline
@@ -73,7 +73,12 @@ export const exportCommand = Command.make(
       Flag.withDescription("one row per event (Stripe time in the window) or per session (created in it)"),
       Flag.withDefault("event"),
     ),
-    format: Flag.Literals("format", ["csv", "jsonl"]).pipe(Flag.withDefault("csv")),
+    format: Flag.Literals("format", ["csv", "jsonl"]).pipe(
+      Flag.withDescription(
+        "CSV (# lines describe the columns, then a header row) or JSON Lines (a columns line first)",
+      ),
+      Flag.withDefault("csv"),
+    ),
     output: Flag.String("output").pipe(Flag.withDescription("a file (default: stdout)"), Flag.optional),
   },
   ({ from, to, rows, format, output }) =>
