@@ -12,7 +12,7 @@
  */
 import type { Observe } from "@idtrail/domain"
 import type { DatabaseError, HandleResult } from "@idtrail/store"
-import { Effect } from "effect"
+import { Effect, Result } from "effect"
 import type { StripeAuthRefused } from "./errors.ts"
 import type { Run } from "./run.ts"
 import type { ChangeEvent, Observation } from "./stripe-api.ts"
@@ -44,6 +44,14 @@ const succeeded = (run: Run, sessionId: string): Effect.Effect<void, DatabaseErr
     return run.store.runState.release(run.account, sessionId)
   })
 
+/** A failure of one session's work: the session's, unless it is a refused key, which ends the run. */
+const failedWith = <E extends { readonly _tag: string; readonly message: string }>(
+  run: Run,
+  sessionId: string,
+  error: E,
+): Effect.Effect<void, DatabaseError | Extract<E, StripeAuthRefused>> =>
+  isOneSessions(error) ? failed(run, sessionId, error) : Effect.fail(error as Extract<E, StripeAuthRefused>)
+
 /** Runs `work` on one session; any failure but a refused key is the session's, and the run goes on. */
 const forSession = <E extends { readonly _tag: string; readonly message: string }>(
   run: Run,
@@ -52,10 +60,7 @@ const forSession = <E extends { readonly _tag: string; readonly message: string 
 ) =>
   Effect.matchEffect(work, {
     onSuccess: () => succeeded(run, sessionId),
-    onFailure: (error): Effect.Effect<void, DatabaseError | Extract<E, StripeAuthRefused>> =>
-      isOneSessions(error)
-        ? failed(run, sessionId, error)
-        : Effect.fail(error as Extract<E, StripeAuthRefused>),
+    onFailure: (error) => failedWith(run, sessionId, error),
   })
 
 /** The command context of everything a run records: the run is actor, causation and correlation. */
@@ -78,16 +83,17 @@ const counted = (run: Run, sessionId: string, result: HandleResult) => {
   }
 }
 
-const record = (run: Run, { session, observedAt }: Observation) =>
-  Effect.map(
-    run.store.handle(
-      session.id,
-      { _tag: "Observe", session, source: "reconciler", observedAt } satisfies Observe,
-      byRun(run),
-      { dryRun: run.dryRun },
-    ),
-    (result) => counted(run, session.id, result),
+/** What the store decides (and, unless dry, appends) for a read of the present; nothing counted yet. */
+const decide = (run: Run, { session, observedAt }: Observation) =>
+  run.store.handle(
+    session.id,
+    { _tag: "Observe", session, source: "reconciler", observedAt } satisfies Observe,
+    byRun(run),
+    { dryRun: run.dryRun },
   )
+
+const record = (run: Run, observation: Observation) =>
+  Effect.map(decide(run, observation), (result) => counted(run, observation.session.id, result))
 
 /**
  * Stripe's past snapshots of one session (`events_api`, in Stripe's order), each with its event's
@@ -119,9 +125,31 @@ const replay = (run: Run, events: ReadonlyArray<ChangeEvent>) =>
     { discard: true },
   )
 
-/** Observes a session as listed by Stripe. */
-export const observe = (run: Run, observation: Observation) =>
-  forSession(run, observation.session.id, record(run, observation))
+/**
+ * Observes a page of listed sessions, `concurrency` of them at the store at once, so their
+ * appends share the store's group commits. Only the store's work overlaps: what the run counts,
+ * quarantines and releases is settled afterwards in the page's order, so the report (its lists,
+ * its errors) is the serial one's whatever order the appends finished in. It returns once every
+ * session of the page is done, so a cursor saved after it never passes an unfinished session.
+ */
+export const observePage = (run: Run, observations: ReadonlyArray<Observation>, concurrency: number) =>
+  Effect.flatMap(
+    Effect.forEach(observations, (observation) => Effect.result(decide(run, observation)), { concurrency }),
+    (results) =>
+      Effect.forEach(
+        results,
+        (result, i) => {
+          const sessionId = observations[i]!.session.id
+          return Result.isSuccess(result)
+            ? Effect.andThen(
+                Effect.sync(() => counted(run, sessionId, result.success)),
+                succeeded(run, sessionId),
+              )
+            : failedWith(run, sessionId, result.failure)
+        },
+        { discard: true },
+      ),
+  )
 
 /** Reads one session from Stripe and observes it. */
 export const retrieveAndObserve = (run: Run, sessionId: string) =>

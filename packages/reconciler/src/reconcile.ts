@@ -57,7 +57,15 @@ export interface ReconcileOptions {
   readonly rereadFraction?: number | undefined
   /** Incremental runs: at most this share of the open sessions is re-read on schedule (default 0.01). */
   readonly rereadShare?: number | undefined
+  /**
+   * Sweeps: how many sessions of a page are at the store at once, so their appends share commits
+   * (default {@link defaultConcurrency}: 8 on Postgres, 2 on the embedded PGlite). 1: one at a time.
+   */
+  readonly concurrency?: number | undefined
 }
+
+/** A sweep's concurrency when none is given, by the store's kind (measured: the reconciler's README). */
+export const defaultConcurrency = { postgres: 8, pglite: 2 } as const
 
 /**
  * What ends a run instead of a report: it cannot start (a bad option, the lease held, the database
@@ -84,6 +92,12 @@ export const reconcileEffect = Effect.fn("reconciler.run")(function* (options: R
     return yield* new InvalidConfig({
       setting: "localPageSize",
       message: `localPageSize must be an integer from 1 to ${maxPage}, got ${String(localPageSize)}`,
+    })
+  const concurrency = options.concurrency ?? defaultConcurrency[store.kind]
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 100)
+    return yield* new InvalidConfig({
+      setting: "concurrency",
+      message: `concurrency must be an integer from 1 to 100 (a page holds 100), got ${String(concurrency)}`,
     })
   const schedule = {
     rereadFraction: options.rereadFraction ?? defaultSchedule.rereadFraction,
@@ -147,7 +161,9 @@ export const reconcileEffect = Effect.fn("reconciler.run")(function* (options: R
         lastAt: q.lastAt.toISOString(),
       })
     yield* (
-      options.mode === "sweep" ? sweep(run, localPageSize) : incremental(run, localPageSize, schedule)
+      options.mode === "sweep"
+        ? sweep(run, localPageSize, concurrency)
+        : incremental(run, localPageSize, schedule)
     ).pipe(
       // A page that cannot be read ends the run, incomplete; what was done so far stays.
       Effect.catchIf(
