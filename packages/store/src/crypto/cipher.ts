@@ -63,3 +63,52 @@ export const decryptValue = (key: DataKey, sessionId: string, encrypted: string)
     return undefined
   }
 }
+
+/**
+ * The values of each key already encrypted and decrypted, so a state's values (the same at every
+ * append) cost no cipher: the IV is derived from the value, so the result never changes. Held
+ * only as long as the key object is (a destroyed key takes its memo with it), at most
+ * `memoPerKey` values each.
+ */
+const memos = new WeakMap<DataKey, { readonly enc: Map<string, string>; readonly dec: Map<string, string> }>()
+const memoPerKey = 256
+
+const memoOf = (key: DataKey) => {
+  let memo = memos.get(key)
+  if (memo === undefined) {
+    memo = { enc: new Map(), dec: new Map() }
+    memos.set(key, memo)
+  }
+  return memo
+}
+
+const remember = (map: Map<string, string>, k: string, v: string) => {
+  if (map.size >= memoPerKey) map.delete(map.keys().next().value!)
+  map.set(k, v)
+}
+
+/** {@link encryptValue}, remembered per key and session. */
+export const encryptValueMemo = (key: DataKey, sessionId: string, value: string): string => {
+  const { enc, dec } = memoOf(key)
+  const k = `${sessionId}\u0000${value}`
+  const hit = enc.get(k)
+  if (hit !== undefined) return hit
+  const out = encryptValue(key, sessionId, value)
+  remember(enc, k, out)
+  remember(dec, `${sessionId}\u0000${out}`, value)
+  return out
+}
+
+/** {@link decryptValue}, remembered per key and session. */
+export const decryptValueMemo = (key: DataKey, sessionId: string, encrypted: string): string | undefined => {
+  const { enc, dec } = memoOf(key)
+  const k = `${sessionId}\u0000${encrypted}`
+  const hit = dec.get(k)
+  if (hit !== undefined) return hit
+  const out = decryptValue(key, sessionId, encrypted)
+  if (out !== undefined) {
+    remember(dec, k, out)
+    remember(enc, `${sessionId}\u0000${out}`, encrypted)
+  }
+  return out
+}

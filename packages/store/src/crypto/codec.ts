@@ -20,7 +20,7 @@ import type { StoreContext } from "../context.ts"
 import type { DatabaseError, ForbiddenField, InvalidEvent, PayloadTooLarge } from "../errors.ts"
 import { encodeForStorage } from "../guards.ts"
 import type { RecordedEvent } from "../read.ts"
-import { decryptValue, encryptValue, isEncrypted } from "./cipher.ts"
+import { decryptValueMemo, encryptValueMemo, isEncrypted } from "./cipher.ts"
 import type { KeyEncryptionKeyInvalid } from "./errors.ts"
 import type { KeyState, SessionKeys } from "./session-keys.ts"
 
@@ -44,7 +44,7 @@ const erase: PersonalValueMap = () => erasedValue
 const writer = (sessionId: string, key: KeyState): PersonalValueMap | undefined => {
   switch (key._tag) {
     case "Key":
-      return (v) => encryptValue(key.key, sessionId, v)
+      return (v) => encryptValueMemo(key.key, sessionId, v)
     case "Erased":
       return erase
     case "None":
@@ -56,7 +56,7 @@ const writer = (sessionId: string, key: KeyState): PersonalValueMap | undefined 
 const reader = (sessionId: string, key: KeyState): PersonalValueMap | undefined => {
   switch (key._tag) {
     case "Key":
-      return (v) => (isEncrypted(v) ? (decryptValue(key.key, sessionId, v) ?? erasedValue) : v)
+      return (v) => (isEncrypted(v) ? (decryptValueMemo(key.key, sessionId, v) ?? erasedValue) : v)
     case "Erased":
       return erase
     case "None":
