@@ -59,13 +59,13 @@ export interface ReconcileOptions {
   readonly rereadShare?: number | undefined
   /**
    * Sweeps: how many sessions of a page are at the store at once, so their appends share commits
-   * (default {@link defaultConcurrency}: 8 on Postgres, 2 on the embedded PGlite). 1: one at a time.
+   * (default {@link defaultConcurrency}: 8 on Postgres, 4 on the embedded PGlite). 1: one at a time.
    */
   readonly concurrency?: number | undefined
 }
 
 /** A sweep's concurrency when none is given, by the store's kind (measured: the reconciler's README). */
-export const defaultConcurrency = { postgres: 8, pglite: 2 } as const
+export const defaultConcurrency = { postgres: 8, pglite: 4 } as const
 
 /**
  * What ends a run instead of a report: it cannot start (a bad option, the lease held, the database

@@ -1,10 +1,19 @@
 /**
  * Where the store runs: a `pg` Pool on `DATABASE_URL`, or, without one, PGlite (Postgres compiled
- * to WASM, in memory or in a data directory) served on 127.0.0.1 through
- * `@electric-sql/pglite-socket`, so the very same `pg` + kysely code path runs against both.
+ * to WASM, in a data directory) served on 127.0.0.1 through `@electric-sql/pglite-socket`, so the
+ * very same `pg` + kysely code path runs against both.
+ *
+ * Without a data directory PGlite gets a temporary one on disk, removed when the store closes,
+ * not `memory://`: in memory every page of the database lives in the process (about 6 KB a
+ * session), so a sandbox's memory grew with its sessions; on disk it stays flat, the OS caching
+ * what is read often. Its shared buffers are 16 MB instead of 128 MB for the same reason: PGlite
+ * is one session, and the OS cache behind them is cheap. Measured in the reconciler's README.
  *
  * @since 0.1.0
  */
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { PGlite } from "@electric-sql/pglite"
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
 import { Kysely, PostgresDialect } from "kysely"
@@ -14,7 +23,10 @@ import pg from "pg"
 export interface ConnectionOptions {
   /** A Postgres URL. Without one, an embedded PGlite is started. */
   readonly databaseUrl?: string | undefined
-  /** PGlite only: a data directory to persist to; in memory when absent. */
+  /**
+   * PGlite only: a data directory to persist to. Absent: a temporary directory, removed on close;
+   * `memory://`: in memory (faster to start, but the process holds the whole database).
+   */
   readonly dataDir?: string | undefined
   /** Real Postgres only: the pool's size (default 10). PGlite is one session: always 1. */
   readonly poolSize?: number | undefined
@@ -29,6 +41,8 @@ export interface Connection {
   readonly kind: "postgres" | "pglite"
   /** The URL the pool connects to (the embedded server's, for PGlite). */
   readonly url: string
+  /** PGlite's directory (a temporary one unless given; `memory://` in memory); undefined on Postgres. */
+  readonly dataDir: string | undefined
   readonly close: () => Promise<void>
 }
 
@@ -73,6 +87,9 @@ const makePool = (url: string, max: number, connectTimeoutMs: number, idleTimeou
   return pool
 }
 
+/** PGlite's shared buffers (its default is 128 MB, all of it in the process once touched). */
+const pgliteSharedBuffers = "16MB"
+
 /** Opens a pool on `databaseUrl`, or starts an embedded PGlite and opens a one-connection pool on it. */
 export const connect = async (options: ConnectionOptions): Promise<Connection> => {
   const timeout = options.connectTimeoutMs ?? 5000
@@ -84,11 +101,23 @@ export const connect = async (options: ConnectionOptions): Promise<Connection> =
       pool,
       kind: "postgres",
       url: options.databaseUrl,
+      dataDir: undefined,
       close: () => db.destroy(),
     }
   }
-  const pglite = options.dataDir === undefined ? new PGlite() : new PGlite(options.dataDir)
-  await pglite.waitReady
+  const temporary =
+    options.dataDir === undefined ? await mkdtemp(join(tmpdir(), "idtrail-pglite-")) : undefined
+  const removeTemporary = () =>
+    temporary === undefined ? Promise.resolve() : rm(temporary, { recursive: true, force: true })
+  const pglite = new PGlite(options.dataDir ?? temporary, {
+    startParams: [...PGlite.defaultStartParams, "-c", `shared_buffers=${pgliteSharedBuffers}`],
+  })
+  try {
+    await pglite.waitReady
+  } catch (error) {
+    await removeTemporary()
+    throw error
+  }
   // Port 0: the OS picks a free port, so several stores (and test files) never collide.
   const server = new PGLiteSocketServer({ db: pglite, host: "127.0.0.1", port: 0, maxConnections: 4 })
   await server.start()
@@ -101,10 +130,15 @@ export const connect = async (options: ConnectionOptions): Promise<Connection> =
     pool,
     kind: "pglite",
     url,
+    dataDir: options.dataDir ?? temporary,
     close: async () => {
-      await db.destroy()
-      await server.stop()
-      await pglite.close()
+      try {
+        await db.destroy()
+        await server.stop()
+        await pglite.close()
+      } finally {
+        await removeTemporary()
+      }
     },
   }
 }

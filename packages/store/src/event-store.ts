@@ -313,11 +313,11 @@ export class EventStore extends Context.Service<EventStore, EventStoreService>()
   static readonly layerPostgres = (databaseUrl: string, options: Omit<StoreOptions, "databaseUrl"> = {}) =>
     EventStore.layer({ ...options, databaseUrl })
 
-  /** A store on an embedded PGlite (in memory, or in `dataDir`). */
+  /** A store on an embedded PGlite (in `dataDir`; without one, a temporary directory). */
   static readonly layerPglite = (options: Omit<StoreOptions, "databaseUrl"> = {}) =>
     EventStore.layer({ ...options, databaseUrl: undefined })
 
-  /** `DATABASE_URL` when set, else an embedded PGlite in memory. */
+  /** `DATABASE_URL` when set, else an embedded PGlite in a temporary directory. */
   static readonly layerFromEnv = (options: Omit<StoreOptions, "databaseUrl"> = {}) =>
     Layer.unwrap(
       Effect.map(Config.option(Config.String("DATABASE_URL")), (url) =>
