@@ -170,6 +170,34 @@ for (const { name, databaseUrl } of backends) {
       expect(keys.rows[0]!.n).toBe("0")
     })
 
+    it("appends racing to a new session share one key: every value reads back, none is stored in clear", async () => {
+      const id = `vs_race_${name}`
+      const emails = Array.from({ length: 8 }, (_, i) => `racer${i}@example.com`)
+      await Promise.all(
+        emails.map((email, i) =>
+          store.handle(
+            id,
+            observation(
+              snapshot(id, "requires_input", { metadata: { email } }),
+              1_760_000_000 + i,
+              "webhook",
+              `evt_${id}_${i}`,
+            ),
+            { actor },
+          ),
+        ),
+      )
+      const read = text(await store.readStream(id))
+      expect(read).not.toContain(erasedValue)
+      expect(emails.filter((e) => read.includes(e)).length).toBeGreaterThan(0)
+      const dump = await dumpOf(store)
+      expect(emails.filter((e) => dump.includes(e))).toEqual([])
+      const keys = await sql<{ n: string }>`select count(*)::text as n from ${sql.raw(
+        `"${store.schema}".session_keys`,
+      )} where session_id = ${id}`.execute(dbOf(store))
+      expect(keys.rows[0]!.n).toBe("1")
+    })
+
     it.each(["webhook", "api"] as const)(
       "a redaction observed by %s erases the session automatically",
       async (source) => {

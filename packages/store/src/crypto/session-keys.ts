@@ -192,12 +192,22 @@ export const sessionKeys = (
           [sessionId, wrapped, kek.id],
         ),
       )).rows[0]!
-      const state =
-        row.wrapped === wrapped
-          ? ({ _tag: "Key", key: dataKeyOf(raw) } as const)
-          : yield* unwrapRow(row.wrapped, row.erased)
-      remember(sessionId, state)
-      return state
+      if (row.wrapped === wrapped) {
+        const state = { _tag: "Key", key: dataKeyOf(raw) } as const
+        remember(sessionId, state)
+        return state
+      }
+      if (row.wrapped !== null || row.erased) {
+        const state = yield* unwrapRow(row.wrapped, row.erased)
+        remember(sessionId, state)
+        return state
+      }
+      // A writer that committed its key after this statement's snapshot: read it afresh.
+      cache.delete(sessionId)
+      const again = (yield* lookup([sessionId])).get(sessionId)
+      if (again === undefined || again._tag === "None")
+        return yield* Effect.die(new Error(`no data key for ${sessionId} after creating one`))
+      return again
     })
 
   const erase: SessionKeys["erase"] = (sessionId, actor, reason) =>
