@@ -16,6 +16,8 @@ export interface ReconcileFlags {
   readonly dataDir: string | undefined
   readonly simulate: string | undefined
   readonly every: string | undefined
+  /** Sweeps: sessions of a page at the store at once (absent: the store's default). */
+  readonly concurrency?: string | undefined
 }
 
 /** What one run of the command is asked to do. */
@@ -33,6 +35,8 @@ export interface Config {
   readonly databaseUrl: string | undefined
   readonly maxRequestsPerSecond: number
   readonly maxRetries: number
+  /** Sweeps: sessions of a page at the store at once; undefined: 8 on Postgres, 4 on PGlite. */
+  readonly concurrency: number | undefined
 }
 
 const invalid = (setting: string, message: string) => Effect.fail(new InvalidConfig({ setting, message }))
@@ -69,6 +73,12 @@ export const readConfig = Effect.fnUntraced(function* (flags: ReconcileFlags, en
     return yield* invalid("--mode", `--mode must be incremental or sweep, got ${mode}`)
   const simulate = yield* count("--simulate", flags.simulate, 0)
   const every = yield* parseEvery(flags.every)
+  const concurrency = yield* count("--concurrency", flags.concurrency, 1)
+  if (concurrency !== undefined && concurrency > 100)
+    return yield* invalid(
+      "--concurrency",
+      `--concurrency must be from 1 to 100 (a page holds 100), got ${concurrency}`,
+    )
   const apiKey = unlessEmpty(env.STRIPE_API_KEY)
   if (simulate === undefined && apiKey === undefined)
     return yield* invalid(
@@ -101,5 +111,6 @@ export const readConfig = Effect.fnUntraced(function* (flags: ReconcileFlags, en
     databaseUrl: unlessEmpty(env.DATABASE_URL),
     maxRequestsPerSecond: rps,
     maxRetries: retries,
+    concurrency,
   } satisfies Config
 })
