@@ -164,3 +164,17 @@ export const erasePersonalSession = (session: VerificationSession): Verification
   }
   return out as VerificationSession
 }
+
+/** Whether a Stripe snapshot carries any personal value (by {@link sessionFieldClasses}). */
+export const sessionHoldsPersonal = (session: VerificationSession): boolean => {
+  let found = false
+  const note: PersonalValueMap = (v) => {
+    found = true
+    return v
+  }
+  for (const [field, c] of Object.entries(sessionFieldClasses) as Array<[string, FieldClass]>) {
+    if (c.class === "personal") mapAt(session, split(field), note)
+    if (found) return true
+  }
+  return false
+}

@@ -15,6 +15,7 @@ import {
   mapPersonalState,
   type SessionEvent,
   sessionFieldClasses,
+  sessionHoldsPersonal,
 } from "../src/index.ts"
 import { session, webhook } from "./support/sessions.ts"
 import { sessionSchemas } from "./support/stripe-schema-files.ts"
@@ -113,6 +114,8 @@ describe("erasing the personal paths", () => {
       expect(erasedState.facts?.lastError?.code).toBe("document_expired")
       expect(Object.keys(erasedState.facts?.metadata ?? {}).sort()).toEqual([...keys].sort())
       expect(hasMarker(erasePersonalSession(snapshot))).toBe(false)
+      expect(sessionHoldsPersonal(snapshot)).toBe(true)
+      expect(sessionHoldsPersonal(session())).toBe(false)
     },
   )
 

@@ -17,6 +17,7 @@ import {
   type SessionEvent,
   type SessionState,
   type StripeEvent,
+  sessionHoldsPersonal,
 } from "@idtrail/domain"
 import { Data, Effect, Schedule } from "effect"
 import { appendFolded, loadState } from "./append.ts"
@@ -145,7 +146,11 @@ export const handle = (ctx: StoreContext) => {
       // Decided on plain values; an erased session's observation is decided without its
       // personal values, so an old payload brings nothing back.
       const state = codec === undefined ? stored : yield* codec.readState(id, stored)
-      const erased = codec !== undefined && command._tag === "Observe" && (yield* codec.isErased(id))
+      const erased =
+        codec !== undefined &&
+        command._tag === "Observe" &&
+        sessionHoldsPersonal(command.session) &&
+        (yield* codec.isErased(id))
       const decidedOn =
         erased && command._tag === "Observe"
           ? { ...command, session: erasePersonalSession(command.session) }
