@@ -37,6 +37,8 @@ const released: Record<string, string> = {
   "0009_batch_skips_held_rows": "f69e75518274e412610bdf24d0dd26c2653d5906e31fa5c72ced8a510bab2bca",
   "0010_confirmed_at": "aadc25a0916d703a8cd5e586026a881f29b0f029feb4e21ad7dfbd3c529985af",
   "0011_reconciler_runs": "f686303f64229df4b6208443219b3bb6013f14b27c2bac2c0d1e790aa18bd262",
+  "0012_lean_new_stream_and_batch": "3dff3e2d43e1186cd6f0e0a5dfff2171999129a60cf94332e374f9e22f32a82a",
+  "0013_session_keys": "7769df8a814f243046f4423b62a82263819720a3a38a64c4834af75f8108da3c",
 }
 
 /** One append as the SQL of every version takes it: events, metadata and the folded state. */
