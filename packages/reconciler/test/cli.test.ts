@@ -13,12 +13,20 @@ const cli = binPath("cli.ts")
 const run = runBin(cli)
 
 describe("the idtrail-reconcile command", () => {
-  it("sweeps the simulator sandbox on the embedded store: progress on stderr, a JSON report on stdout, exit 0", async () => {
-    const { code, stdout, stderr } = await run(["--simulate", "120", "--mode", "sweep", "--json"])
+  it("sweeps the simulator sandbox on the embedded store (3 sessions at a time): progress on stderr, a JSON report on stdout, exit 0", async () => {
+    const { code, stdout, stderr } = await run([
+      "--simulate",
+      "120",
+      "--mode",
+      "sweep",
+      "--json",
+      "--concurrency",
+      "3",
+    ])
     expect(code).toBe(0)
     const report = JSON.parse(stdout) as Report
     expect(report).toMatchObject({ mode: "sweep", complete: true, examined: 120, started: 120 })
-    expect(stderr).toMatch(/embedded PGlite in memory/)
+    expect(stderr).toMatch(/embedded PGlite in a temporary directory/)
     expect(stderr).toMatch(/sweep: 2 pages, 120 sessions compared/)
   })
 
@@ -35,6 +43,8 @@ describe("the idtrail-reconcile command", () => {
     [[], {}, /STRIPE_API_KEY is not set/],
     [["--mode", "everything", "--simulate", "1"], {}, /--mode must be incremental or sweep, got everything/],
     [["--simulate", "many"], {}, /--simulate must be an integer ≥ 0, got "many"/],
+    [["--simulate", "1", "--concurrency", "0"], {}, /--concurrency must be an integer ≥ 1, got "0"/],
+    [["--simulate", "1", "--concurrency", "101"], {}, /--concurrency must be from 1 to 100/],
     [["--simulate", "1"], { RECONCILE_MAX_RPS: "fast" }, /RECONCILE_MAX_RPS must be a positive number/],
     [["--simulate", "1"], { RECONCILE_MAX_RETRIES: "-1" }, /RECONCILE_MAX_RETRIES must be an integer ≥ 0/],
     [["--frobnicate"], { STRIPE_API_KEY: "sk_test_x" }, /Unknown option '--frobnicate'[\s\S]*usage:/],

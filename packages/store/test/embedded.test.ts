@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest"
 import { EventStore, openStore } from "../src/index.ts"
 import { actor, freshSchema, observation, snapshot } from "./fixtures.ts"
 
-// The Effect API: the service from a layer, PGlite in memory (the default with no DATABASE_URL).
+// The Effect API: the service from a layer, the embedded PGlite (the default with no DATABASE_URL).
 layer(EventStore.layerPglite({ schema: freshSchema() }), { excludeTestServices: true })(
   "EventStore layer on PGlite",
   (it) => {

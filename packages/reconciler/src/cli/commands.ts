@@ -15,7 +15,10 @@ import { reconcileCommand } from "./reconcile.ts"
 import { runSimulatorCli } from "./sim.ts"
 
 const database: ReadonlyArray<readonly [string, string]> = [
-  ["DATABASE_URL", "Postgres (postgres://…); absent: an embedded PGlite, in memory or in --data-dir"],
+  [
+    "DATABASE_URL",
+    "Postgres (postgres://…); absent: an embedded PGlite in a temporary directory or in --data-dir",
+  ],
 ]
 
 const telemetry: ReadonlyArray<readonly [string, string]> = [
@@ -26,7 +29,9 @@ const telemetry: ReadonlyArray<readonly [string, string]> = [
 ]
 
 const dataDir = Flag.String("data-dir").pipe(
-  Flag.withDescription("the embedded PGlite's directory (when DATABASE_URL is not set); default: in memory"),
+  Flag.withDescription(
+    "the embedded PGlite's directory (when DATABASE_URL is not set); default: a temporary one, removed on exit (memory:// keeps it in memory)",
+  ),
   Flag.optional,
 )
 
@@ -65,6 +70,12 @@ const reconcile = (ctx: CliContext) =>
         ),
         Flag.optional,
       ),
+      concurrency: Flag.String("concurrency").pipe(
+        Flag.withDescription(
+          "sweeps: sessions of a page recorded at once (1 to 100; default 8 on Postgres, 4 on the embedded PGlite)",
+        ),
+        Flag.optional,
+      ),
       report: Flag.String("report").pipe(
         Flag.withDescription(
           "write the HTML audit report of the run's window (the oldest session to the run's end) to FILE",
@@ -80,6 +91,7 @@ const reconcile = (ctx: CliContext) =>
           dataDir: Option.getOrUndefined(flags.dataDir),
           simulate: Option.getOrUndefined(flags.simulate),
           every: Option.getOrUndefined(flags.every),
+          concurrency: Option.getOrUndefined(flags.concurrency),
         },
         Option.getOrUndefined(report),
       ),

@@ -23,6 +23,11 @@ export interface CliContext {
 
 /** The store in use, for the log: where it is and its schema. */
 export const describeStore = (store: EventStoreService, dataDir: string | undefined): string => {
-  const where = dataDir === undefined ? " in memory" : ` in ${dataDir}`
+  const where =
+    dataDir === undefined
+      ? " in a temporary directory"
+      : dataDir === "memory://"
+        ? " in memory"
+        : ` in ${dataDir}`
   return `store: ${store.kind === "postgres" ? "Postgres (DATABASE_URL)" : `embedded PGlite${where}`}, schema ${store.schema}`
 }

@@ -94,6 +94,7 @@ export const reconcileCommand = (ctx: CliContext, flags: ReconcileFlags, reportF
         mode: config.mode,
         dryRun: config.dryRun,
         account: config.account,
+        concurrency: config.concurrency,
         onProgress: progress.update,
         onStopped: (partial) => {
           progress.done()
