@@ -6,13 +6,13 @@
  * plpgsql bodies name their tables fully and never depend on `search_path` at call time.
  *
  * `migrate` is idempotent and safe to run from several processes at once: it holds a session
- * advisory lock named after the schema while kysely's Migrator runs.
+ * advisory lock named after the schema while the pending migrations run.
  *
  * @since 0.1.0
  */
 import { readdirSync, readFileSync } from "node:fs"
 import { type Kysely, sql } from "kysely"
-import { type Migration, Migrator } from "kysely/migration"
+import type { Migration } from "kysely/migration"
 
 /** The Postgres schema the store uses unless told otherwise. */
 export const defaultSchema = "idtrail"
@@ -74,7 +74,10 @@ export const migrationsFor = (schema: string): Record<string, Migration> => {
 /**
  * Brings the schema up to date, or up to the migration named `to` (tests of upgrades). Idempotent;
  * concurrent callers queue on a session advisory lock keyed by the schema name, then find
- * nothing left to do.
+ * nothing left to do. The pending migrations run in one transaction, each recorded in kysely's
+ * `kysely_migration` table (the same table and rows kysely's Migrator kept, so schemas it
+ * migrated carry on). Not kysely's Migrator itself: it lists every schema's tables on the
+ * server to find its own, and failed when other work dropped a schema meanwhile.
  */
 export const migrate = async (
   db: Kysely<unknown>,
@@ -82,18 +85,48 @@ export const migrate = async (
   options: { readonly to?: string } = {},
 ): Promise<void> => {
   const lock = `idtrail.migrate.${schema}`
+  const q = (text: string) => sql.raw(text)
   await db.connection().execute(async (conn) => {
     await sql`select pg_advisory_lock(hashtext(${lock}))`.execute(conn)
     try {
-      await sql.raw(`create schema if not exists "${schema}"`).execute(conn)
-      const migrator = new Migrator({
-        db: conn,
-        provider: { getMigrations: async () => migrationsFor(schema) },
-        migrationTableSchema: schema,
+      await q(`create schema if not exists "${schema}"`).execute(conn)
+      await q(
+        `create table if not exists "${schema}".kysely_migration (name varchar(255) not null primary key, timestamp varchar(255) not null)`,
+      ).execute(conn)
+      await q(
+        `create table if not exists "${schema}".kysely_migration_lock (id varchar(255) not null primary key, is_locked integer not null default 0)`,
+      ).execute(conn)
+      await q(
+        `insert into "${schema}".kysely_migration_lock (id, is_locked) values ('migration_lock', 0) on conflict do nothing`,
+      ).execute(conn)
+      const done = (
+        await sql<{
+          name: string
+        }>`select name from ${sql.table(`${schema}.kysely_migration`)} order by name`.execute(conn)
+      ).rows.map((r) => r.name)
+      const all = migrationsFor(schema)
+      const names = Object.keys(all)
+      const unknown = done.filter((name) => all[name] === undefined)
+      if (unknown.length > 0)
+        throw new Error(
+          `schema ${schema} was migrated by a newer idtrail (${unknown.join(", ")} unknown here): upgrade idtrail`,
+        )
+      const last = options.to === undefined ? names.length - 1 : names.indexOf(options.to)
+      if (last < 0) throw new Error(`migration ${options.to} does not exist`)
+      const pending = names.slice(0, last + 1).filter((name) => !done.includes(name))
+      const newest = done.at(-1)
+      const early = pending.find((name) => newest !== undefined && name < newest)
+      if (early !== undefined)
+        throw new Error(`migration ${early} comes before ${newest}, which schema ${schema} already ran`)
+      if (pending.length === 0) return
+      await conn.transaction().execute(async (trx) => {
+        for (const name of pending) {
+          await all[name]!.up(trx)
+          await sql`insert into ${sql.table(`${schema}.kysely_migration`)} (name, timestamp) values (${name}, ${new Date().toISOString()})`.execute(
+            trx,
+          )
+        }
       })
-      const result =
-        options.to === undefined ? await migrator.migrateToLatest() : await migrator.migrateTo(options.to)
-      if (result.error !== undefined) throw result.error
     } finally {
       await sql`select pg_advisory_unlock(hashtext(${lock}))`.execute(conn)
     }
