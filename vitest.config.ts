@@ -6,9 +6,9 @@ export default defineConfig({
     include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    // Vitest's default on 2 cores is one worker (cores − 1), but most of a file's time is spent
-    // waiting on Postgres, HTTP and spawned CLI processes: 3 workers took the suite from 692 s to
-    // 469 s here, with every test passing.
-    maxWorkers: 3,
+    // One file at a time on 2 cores (vitest's default, cores − 1). 3 workers took the suite from
+    // 692 s to 469 s, but some files read the global order, which stops at any open transaction
+    // in the cluster (heldBack): another file's transaction then hides their events. Those reads
+    // must wait out `heldBack` (reconciler tests' `everyEvent` does) before files run in parallel.
   },
 })

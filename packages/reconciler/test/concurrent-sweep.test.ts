@@ -22,7 +22,7 @@ import {
   StripeApi,
   type StripeApiService,
 } from "../src/index.ts"
-import { backends, openWorld, type World } from "./fixtures.ts"
+import { backends, everyEvent, openWorld, type World } from "./fixtures.ts"
 
 const sessions = 150 // two pages of Stripe's list
 
@@ -69,10 +69,12 @@ const comparable = (r: Report) => ({
 
 /** Every stream's events with their metadata, by stream and version (their global positions differ). */
 const events = async (store: PromiseStore) => {
-  const all: Array<{ streamId: string; version: number; event: unknown; metadata: unknown }> = []
-  for await (const page of store.readAllPages({ after: null }))
-    for (const e of page.events)
-      all.push({ streamId: e.streamId, version: e.streamVersion, event: e.event, metadata: e.metadata })
+  const all = (await everyEvent(store)).map((e) => ({
+    streamId: e.streamId,
+    version: e.streamVersion,
+    event: e.event as unknown,
+    metadata: e.metadata as unknown,
+  }))
   return all.sort((a, b) =>
     a.streamId === b.streamId ? a.version - b.version : a.streamId < b.streamId ? -1 : 1,
   )

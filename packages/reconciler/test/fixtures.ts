@@ -3,7 +3,7 @@
  * Stripe reader pointed at the simulator.
  */
 import { type SimulatorOptions, type StartedSimulator, startSimulator } from "@idtrail/simulator"
-import type { PromiseStore } from "@idtrail/store"
+import type { PromiseStore, RecordedEvent } from "@idtrail/store"
 import { openTemporaryStore } from "@idtrail/store/testing"
 import Stripe from "stripe"
 import { apiVersion, type StripeApiOptions, type StripeApiService, stripeApi } from "../src/index.ts"
@@ -48,14 +48,28 @@ export const openWorld = async (
     stripe,
     api: (options = {}) =>
       stripeApi({ apiKey: KEY, baseUrl: sim.url, maxRequestsPerSecond: 1000, maxRetries: 0, ...options }),
-    eventCount: async () => {
-      let n = 0
-      for await (const page of store.readAllPages({ after: null })) n += page.events.length
-      return n
-    },
+    eventCount: async () => (await everyEvent(store)).length,
     dispose: async () => {
       await store.dispose()
       await sim.close()
     },
+  }
+}
+
+/**
+ * Every event of the log, read through the global order. On a server shared with other work
+ * (other test files' transactions, in any schema) the order stops at the oldest open
+ * transaction and says so (`heldBack`): read again until nothing holds it back.
+ */
+export const everyEvent = async (store: PromiseStore): Promise<ReadonlyArray<RecordedEvent>> => {
+  for (let attempt = 0; ; attempt++) {
+    const all: Array<RecordedEvent> = []
+    let held = false
+    for await (const page of store.readAllPages({ after: null })) {
+      all.push(...page.events)
+      if (page.heldBack !== undefined) held = true
+    }
+    if (!held || attempt >= 200) return all
+    await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }
