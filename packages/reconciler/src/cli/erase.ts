@@ -39,9 +39,32 @@ interface EraseFlags {
   readonly dataDir: Option.Option<string>
 }
 
+/** The session to erase and why, or an `InvalidConfig` that says what is missing. */
+const erasureTarget = (flags: EraseFlags) => {
+  const sessionId = Option.getOrUndefined(flags.sessionId)
+  const reason = Option.getOrUndefined(flags.reason)
+  if (sessionId === undefined)
+    return Effect.fail(
+      new InvalidConfig({
+        setting: "session-id",
+        message: 'name the session: idtrail erase vs_… --reason "…" (or --list)',
+      }),
+    )
+  if (reason === undefined || reason.trim() === "")
+    return Effect.fail(
+      new InvalidConfig({
+        setting: "reason",
+        message: 'an erasure needs --reason "…" (kept with the erasure; not personal data)',
+      }),
+    )
+  return Effect.succeed({ sessionId, reason })
+}
+
 const run = (ctx: CliContext, flags: EraseFlags) =>
   asConfig(
     Effect.gen(function* () {
+      // Arguments first: a command that cannot work opens (and migrates) nothing.
+      const target = flags.list ? undefined : yield* erasureTarget(flags)
       const dataDir = Option.getOrUndefined(flags.dataDir)
       const kek = yield* keyEncryptionFromEnv(ctx.env)
       const store = yield* makeEventStore({
@@ -50,7 +73,7 @@ const run = (ctx: CliContext, flags: EraseFlags) =>
         ...(kek === undefined ? {} : { encryption: { keyEncryption: kek } }),
       })
       ctx.log("info", describeStore(store, dataDir))
-      if (flags.list) {
+      if (target === undefined) {
         const lines: Array<string> = []
         for (let after: string | null = null; ; ) {
           const page: ReadonlyArray<ErasedSession> = yield* store.erasure.erased({ after, limit: 1000 })
@@ -68,18 +91,7 @@ const run = (ctx: CliContext, flags: EraseFlags) =>
         ctx.stdout(lines.length === 0 ? (flags.json ? "" : "no erased sessions\n") : `${lines.join("\n")}\n`)
         return
       }
-      const sessionId = Option.getOrUndefined(flags.sessionId)
-      const reason = Option.getOrUndefined(flags.reason)
-      if (sessionId === undefined)
-        return yield* new InvalidConfig({
-          setting: "session-id",
-          message: 'name the session: idtrail erase vs_… --reason "…" (or --list)',
-        })
-      if (reason === undefined || reason.trim() === "")
-        return yield* new InvalidConfig({
-          setting: "reason",
-          message: 'an erasure needs --reason "…" (kept with the erasure; not personal data)',
-        })
+      const { sessionId, reason } = target
       const state = yield* store.state(sessionId)
       if (state.version === 0)
         return yield* new InvalidConfig({
