@@ -66,6 +66,13 @@ const run = (ctx: CliContext, flags: EraseFlags) =>
       // Arguments first: a command that cannot work opens (and migrates) nothing.
       const target = flags.list ? undefined : yield* erasureTarget(flags)
       const dataDir = Option.getOrUndefined(flags.dataDir)
+      // A temporary or in-memory PGlite holds nothing to erase or list: say so instead of a false "no session".
+      if (!ctx.env.DATABASE_URL && (dataDir === undefined || dataDir === "memory://"))
+        return yield* new InvalidConfig({
+          setting: "DATABASE_URL",
+          message:
+            "erase works on a kept store: set DATABASE_URL, or give --data-dir for an embedded one (a temporary store has nothing to erase)",
+        })
       const kek = yield* keyEncryptionFromEnv(ctx.env)
       const store = yield* makeEventStore({
         databaseUrl: ctx.env.DATABASE_URL || undefined,
