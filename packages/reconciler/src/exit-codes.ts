@@ -13,7 +13,7 @@ export const exitCodes = {
   complete: 0,
   /** The run went to its end but is incomplete: a page failed, or sessions failed and were quarantined. */
   incomplete: 1,
-  /** The configuration cannot work (a missing key, a bad number, an unknown option). */
+  /** The configuration cannot work (a missing key, a bad number, an unknown option, a file it was told to write that cannot be written). */
   badConfig: 2,
   /** Another run of the account holds the lease (or took it from this run). */
   runInProgress: 3,
@@ -30,6 +30,8 @@ export const exitCodes = {
 const byTag: Record<string, number> = {
   InvalidConfig: exitCodes.badConfig,
   InvalidArgument: exitCodes.badConfig,
+  // `audit export|report` to a path that cannot be written: the person who gave the path fixes it.
+  OutputFailed: exitCodes.badConfig,
   RunInProgress: exitCodes.runInProgress,
   StoreUnavailable: exitCodes.databaseUnavailable,
   StoreFailure: exitCodes.databaseUnavailable,

@@ -1,4 +1,5 @@
 /** How a run's `Exit` becomes the command's exit code: one code per thing to do next. */
+import { OutputFailed } from "@idtrail/audit"
 import { StoreFailure, StoreUnavailable } from "@idtrail/store"
 import { Exit } from "effect"
 import { describe, expect, it } from "vitest"
@@ -22,6 +23,11 @@ describe("the exit code of a run", () => {
     {
       name: "a bad configuration",
       exit: Exit.fail(new InvalidConfig({ setting: "x", message: "x" })),
+      code: exitCodes.badConfig,
+    },
+    {
+      name: "an output file that cannot be written",
+      exit: Exit.fail(new OutputFailed({ target: "/no/such/dir/report.html", message: "cannot write it: ENOENT" })),
       code: exitCodes.badConfig,
     },
     {
