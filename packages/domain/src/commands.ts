@@ -11,7 +11,8 @@ import { ProvidedDetails, SessionOptions, VerificationSession } from "./session.
 
 /**
  * A snapshot of the session as Stripe described it at `observedAt` (Stripe's clock:
- * `event.created` for webhooks, the response's `Date` header for API reads).
+ * `event.created` for webhooks, the response's `Date` header for API reads), seen through
+ * `account` (absent: `"default"`, see `accountKeyOf`).
  */
 export const Observe = Schema.TaggedStruct("Observe", {
   session: VerificationSession,
@@ -19,6 +20,7 @@ export const Observe = Schema.TaggedStruct("Observe", {
   observedAt: Schema.Int,
   stripeEventId: Schema.optionalKey(Schema.String),
   stripeEventType: Schema.optionalKey(Schema.String),
+  account: Schema.optionalKey(Schema.String),
 })
 export type Observe = typeof Observe.Type
 

@@ -27,6 +27,17 @@ export class SessionMismatch extends Schema.TaggedError<SessionMismatch>()("Sess
   message: Schema.String,
 }) {}
 
+/**
+ * An observation seen through one Stripe account was sent to a session recorded under another:
+ * a session belongs to the account that created it, so nothing is written.
+ */
+export class AccountMismatch extends Schema.TaggedError<AccountMismatch>()("AccountMismatch", {
+  sessionId: Schema.String,
+  recorded: Schema.String,
+  observed: Schema.String,
+  message: Schema.String,
+}) {}
+
 /** A request's parameters break Stripe's rules (metadata limits, types, …). */
 export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("InvalidRequest", {
   param: Schema.String,
@@ -40,4 +51,9 @@ export class InvalidPayload extends Schema.TaggedError<InvalidPayload>()("Invali
 }) {}
 
 /** What `decide` can answer instead of events. */
-export type DecideError = TransitionNotAllowed | SessionNotFound | SessionMismatch | InvalidRequest
+export type DecideError =
+  | TransitionNotAllowed
+  | SessionNotFound
+  | SessionMismatch
+  | AccountMismatch
+  | InvalidRequest

@@ -21,7 +21,11 @@ const base = { sessionId: Schema.String, at: Schema.Int }
  */
 const masked = Schema.optionalKey(Schema.Array(Schema.String))
 
-/** First knowledge of a session. History may begin mid-life: `midLife` says so. */
+/**
+ * First knowledge of a session. History may begin mid-life: `midLife` says so. `account` is the
+ * Stripe account the session belongs to, as the observation named it; absent (events written
+ * before accounts, or an observation naming none) it is `"default"`.
+ */
 export const SessionStarted = Schema.TaggedStruct("SessionStarted", {
   ...base,
   source: Source,
@@ -29,6 +33,7 @@ export const SessionStarted = Schema.TaggedStruct("SessionStarted", {
   midLife: Schema.Boolean,
   facts: SessionFacts,
   masked,
+  account: Schema.optionalKey(Schema.String),
 })
 
 /** requires_input → processing: the user submitted. */

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+export * from "./account.ts"
 export * from "./commands.ts"
 export { confirm, type Decided, type Decision, decide, decideAndFold } from "./decide.ts"
 export { decider } from "./decider.ts"

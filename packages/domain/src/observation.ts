@@ -13,6 +13,8 @@ import type { SessionState } from "./state.ts"
 /** One observation as the rules see it, with the events the earlier rules decided. */
 export interface Observation {
   readonly sessionId: string
+  /** The account the observation was seen through (`"default"` when it named none). */
+  readonly account: string
   readonly source: Source
   readonly stripeEventType: string | null
   /** Stripe's time of the snapshot (unix seconds). */

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { Result } from "effect"
+import { accountKeyOf } from "./account.ts"
 import { isAuthoritative, type Observe } from "./commands.ts"
 import type { DecideError } from "./errors.ts"
 import type { SessionEvent } from "./events.ts"
@@ -33,6 +34,7 @@ export const observe = (command: Observe, state: SessionState): Result.Result<De
   const { facts: remote, masked } = maskedFactsOf(command.session)
   let o: Observation = {
     sessionId: command.session.id,
+    account: accountKeyOf(command.account),
     source: command.source,
     stripeEventType: command.stripeEventType ?? null,
     at: command.observedAt,

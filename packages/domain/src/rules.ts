@@ -5,14 +5,15 @@
  *
  * @since 0.1.0
  */
+import { defaultAccount } from "./account.ts"
 import { isInStripeOrder } from "./commands.ts"
-import { SessionMismatch } from "./errors.ts"
+import { AccountMismatch, SessionMismatch } from "./errors.ts"
 import type { FieldChange, SessionEvent } from "./events.ts"
 import { isRedacted, jsonEqual, redactionRank, type SessionFacts, trackedFields as tracked } from "./facts.ts"
 import { isTerminal, pathBetween } from "./lifecycle.ts"
 import { type Observation, proceed, refuse, rule, stop, type Verdict } from "./observation.ts"
 import { isKnownSessionStatus } from "./session.ts"
-import { newestKnownAt } from "./state.ts"
+import { accountOf, newestKnownAt } from "./state.ts"
 
 /** The transition event that moves a session into `to` (a step of a legal path). */
 const transitionInto = (to: string, o: Observation): SessionEvent => {
@@ -103,6 +104,24 @@ const otherSession = rule("otherSession", (o) =>
     : proceed(),
 )
 
+/**
+ * A session belongs to the account it was first seen through: an observation through another
+ * account (another platform key, or another connected account) is refused, `AccountMismatch`.
+ */
+const otherAccount = rule("otherAccount", (o) => {
+  const recorded = accountOf(o.before)
+  return recorded !== null && recorded !== o.account
+    ? refuse(
+        new AccountMismatch({
+          sessionId: o.sessionId,
+          recorded,
+          observed: o.account,
+          message: `${o.sessionId} is recorded under account ${recorded}; an observation through account ${o.account} cannot change it`,
+        }),
+      )
+    : proceed()
+})
+
 /** First knowledge starts the session at the observed status, however far along it is. */
 const firstKnowledge = rule("firstKnowledge", (o) => {
   if (o.before.facts !== null) return proceed()
@@ -121,6 +140,8 @@ const firstKnowledge = rule("firstKnowledge", (o) => {
       ),
       facts: remote,
       ...(o.masked.length === 0 ? {} : { masked: o.masked }),
+      // "default" is the absence of an account: its events read as they did before accounts.
+      ...(o.account === defaultAccount ? {} : { account: o.account }),
     },
   ]
   if (o.outputs.length > 0 && !isRedacted(remote.redactionStatus))
@@ -258,6 +279,7 @@ const refreshCompleted = rule("refreshCompleted", (o) =>
 /** The rules, in the order they are applied. */
 export const observationRules = [
   otherSession,
+  otherAccount,
   firstKnowledge,
   stale,
   terminalWebhook,

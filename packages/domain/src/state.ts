@@ -6,6 +6,7 @@
  */
 
 import { Schema } from "effect"
+import { defaultAccount } from "./account.ts"
 import type { FieldChange, SessionEvent } from "./events.ts"
 import { isRedacted, redactionRank, SessionFacts } from "./facts.ts"
 
@@ -24,6 +25,8 @@ import { isRedacted, redactionRank, SessionFacts } from "./facts.ts"
  *   `evolve` carries it over, `confirm` moves it, and the store keeps it beside the stream (a read
  *   that changes nothing writes no event). A rebuild derives a lower bound: the newest
  *   `observedAt` of the stream's authoritative events. Absent in states stored before it.
+ * - `account`: the Stripe account the session belongs to, set by `SessionStarted`; `null` before
+ *   it started. Absent in states stored before accounts: read it with `accountOf`.
  */
 export const SessionState = Schema.Struct({
   sessionId: Schema.NullOr(Schema.String),
@@ -33,6 +36,7 @@ export const SessionState = Schema.Struct({
   needsRefresh: Schema.Boolean,
   capturedOutputs: Schema.Array(Schema.String),
   confirmedAt: Schema.optionalKey(Schema.NullOr(Schema.Int)),
+  account: Schema.optionalKey(Schema.NullOr(Schema.String)),
 })
 export type SessionState = typeof SessionState.Type
 
@@ -44,7 +48,15 @@ export const initialState: SessionState = {
   needsRefresh: false,
   capturedOutputs: [],
   confirmedAt: null,
+  account: null,
 }
+
+/**
+ * The account of a started session (`"default"` for one stored before accounts); `null` before
+ * the session started.
+ */
+export const accountOf = (state: SessionState): string | null =>
+  state.sessionId === null ? null : (state.account ?? defaultAccount)
 
 const later = (a: number | null, b: number): number => (a === null || b > a ? b : a)
 
@@ -65,6 +77,7 @@ const changed = (
   needsRefresh: state.needsRefresh,
   capturedOutputs,
   confirmedAt: state.confirmedAt ?? null,
+  account: state.account ?? null,
 })
 
 /** Only the version moves (an event with no effect on the session's facts). */
@@ -92,6 +105,7 @@ export const evolve = (state: SessionState, event: SessionEvent): SessionState =
         needsRefresh: false,
         capturedOutputs: [],
         confirmedAt: state.confirmedAt ?? null,
+        account: event.account ?? defaultAccount,
       }
     case "SessionSubmitted":
       return changed(state, event.at, state.facts && { ...state.facts, status: "processing" })

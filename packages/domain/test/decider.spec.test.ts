@@ -44,6 +44,20 @@ describe("observations (design.md §3), rule by rule", () => {
     })
   })
 
+  rule("otherAccount", () => {
+    it("an observation through another account than the session's is refused: it belongs to that account", () => {
+      given(started(created, 100))
+        .when({ ...webhook(processing, 101), account: "acct_1Other" })
+        .thenFails("AccountMismatch")
+    })
+
+    it("an observation through the session's own account goes on to the other rules", () => {
+      given(started(created, 100))
+        .when({ ...webhook(processing, 101), account: "default" })
+        .thenTags(["SessionSubmitted"])
+    })
+  })
+
   rule("firstKnowledge", () => {
     it("first knowledge of a session starts it at the observed status, and says it was created", () => {
       given([])

@@ -31,6 +31,7 @@ export const webhookResponseStatus = (outcome: WebhookOutcome): 200 | 400 | 405 
     case "TransitionNotAllowed":
     case "SessionNotFound":
     case "SessionMismatch":
+    case "AccountMismatch":
     case "InvalidRequest":
     case "InvalidStreamId":
     case "InvalidEvent":
