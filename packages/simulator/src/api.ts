@@ -1,5 +1,7 @@
 /**
- * Stripe's routes: `/v1/identity/verification_sessions…` and `/v1/events…`. Each route declares
+ * Stripe's routes: `/v1/identity/verification_sessions…`, `/v1/events…` and the read side of
+ * Connect's `/v1/accounts…`. Each route runs on the account the request acts as (the
+ * `Stripe-Account` header; server.ts resolves it). Each route declares
  * its parameters (params.ts) and runs in two phases — validate, then execute — because Stripe
  * saves an idempotent response only once execution has started (fact sheet §6.5).
  *
@@ -238,6 +240,26 @@ const listEvents: Route = (sim, form) => {
   })
 }
 
+const LIST_ACCOUNTS: Record<string, ParamSpec> = {
+  created: p.range,
+  ending_before: p.string(),
+  starting_after: p.string(),
+  limit: p.int(1, 100),
+  expand: p.expand,
+}
+
+const listAccounts: Route = (sim, form) => {
+  const v = readParams(LIST_ACCOUNTS, form)
+  noExpansion(v)
+  return () => ({ status: 200, body: sim.listAccounts(listArgs(v)) })
+}
+
+/** `GET /v1/accounts/:id`, and `GET /v1/account` (no id: the account the request acts as). */
+const retrieveAccount: Route = (sim, form, _call, id) => {
+  noExpansion(readParams(EXPAND_ONLY, form))
+  return () => ({ status: 200, body: (id === undefined ? sim : sim.findAccount(id)).renderAccount() })
+}
+
 const retrieveEvent: Route = (sim, form, _call, id) => {
   noExpansion(readParams(EXPAND_ONLY, form))
   return () => ({ status: 200, body: sim.renderEvent(sim.findEvent(id!)) })
@@ -278,6 +300,13 @@ export const resolveRoute = (
     }
     return undefined
   }
+  if (parts[1] === "v1" && parts[2] === "accounts" && method === "GET") {
+    if (parts.length === 3) return { route: listAccounts, id: undefined }
+    if (parts.length === 4 && parts[3] !== "")
+      return { route: retrieveAccount, id: decodeURIComponent(parts[3]!) }
+  }
+  if (parts[1] === "v1" && parts[2] === "account" && parts.length === 3 && method === "GET")
+    return { route: retrieveAccount, id: undefined }
   if (parts[1] === "v1" && parts[2] === "events" && method === "GET") {
     if (parts.length === 3) return { route: listEvents, id: undefined }
     if (parts.length === 4 && parts[3] !== "")

@@ -13,18 +13,25 @@ import type { VerifiedOutputs } from "./sessions.ts"
 import type { Simulator } from "./simulator.ts"
 import type { RetryPolicy, WebhookEndpoint, WebhookFaults, WebhookStats } from "./webhooks.ts"
 
-/** Counts describing the simulator's state. */
+/** Counts describing one account of the simulator (the platform unless an account is asked for). */
 export interface SimulatorStats {
+  /** The connected account these counts are of; null for the platform. */
+  readonly account: string | null
   readonly sessions: number
   /** Events ever created, expired ones included. */
   readonly events: number
   /** Events still inside the 30-day window. */
   readonly liveEvents: number
   readonly now: number
+  /** Deliveries of this account's events. */
   readonly webhooks: WebhookStats
 }
 
-/** Drives the simulator from tests and tools. Session-changing methods return the session JSON. */
+/**
+ * Drives the simulator from tests and tools. Session-changing methods return the session JSON and
+ * take a session of any account (its id says which). Without an `account`, a method means the
+ * platform.
+ */
 export interface SimulatorControl {
   /** The end user submits: `requires_input` → `processing` (emits `…processing`). */
   readonly submit: (id: string) => Record<string, unknown>
@@ -40,11 +47,17 @@ export interface SimulatorControl {
   readonly advanceClock: (seconds: number) => number
   /** The simulator clock (unix seconds). */
   readonly now: () => number
-  /** Appends `count` sessions with random legal histories. */
+  /** Appends `count` sessions with random legal histories (to connected account `account` if given). */
   readonly generate: (
     count: number,
-    options?: { seed?: number; spanDays?: number },
+    options?: { seed?: number; spanDays?: number; account?: string },
   ) => { first: string | null; last: string | null; total: number }
+  /** The platform's own account id (what `GET /v1/account` answers without `Stripe-Account`). */
+  readonly platformAccountId: string
+  /** Adds a connected account (id minted from the seed unless given); returns Stripe's account object. */
+  readonly addConnectedAccount: (id?: string) => Record<string, unknown>
+  /** The connected accounts' ids, in creation order. */
+  readonly connectedAccounts: () => string[]
   /** Sets API faults (5xx rate and status, latency, forced 429s). */
   readonly setApiFaults: (faults: Partial<ApiFaults>) => ApiFaults
   /** Requests per second per API key; 0 turns the limiter off. */
@@ -58,12 +71,15 @@ export interface SimulatorControl {
     url: string
     secret?: string
     enabled_events?: string[]
+    /** A Connect endpoint: connected accounts' events only (default false: platform events only). */
+    connect?: boolean
   }) => WebhookEndpoint
   readonly removeWebhookEndpoint: (id: string) => boolean
   readonly webhookEndpoints: () => WebhookEndpoint[]
-  /** Resolves when every queued delivery, delay and retry has finished. */
+  /** Resolves when every queued delivery, delay and retry has finished; the counts over all accounts. */
   readonly flushWebhooks: () => Promise<WebhookStats>
-  readonly stats: () => SimulatorStats
+  /** Counts of the platform, or of connected account `account`. */
+  readonly stats: (account?: string) => SimulatorStats
   /** The underlying simulator, for advanced use. */
   readonly simulator: Simulator
 }
@@ -74,25 +90,23 @@ export const makeControl = (
   faults: FaultInjector,
   limiter: RateLimiter,
 ): SimulatorControl => {
-  const render = (id: string) => sim.renderSession(sim.findSession(id))
+  /** Runs `f` on the account holding session `id`, then renders the session. */
+  const onSession = (id: string, f: (account: Simulator) => void): Record<string, unknown> => {
+    const { account, index } = sim.locateSession(id)
+    f(account)
+    return account.renderSession(index)
+  }
+  const accountOf = (id: string | undefined): Simulator =>
+    id === undefined ? sim : sim.requireConnectedAccount(id)
   return {
-    submit: (id) => {
-      sim.submit(id)
-      return render(id)
+    submit: (id) => onSession(id, (a) => a.submit(id)),
+    pass: (id, outputs) => onSession(id, (a) => a.pass(id, outputs)),
+    fail: (id, code, reason) => onSession(id, (a) => a.fail(id, code, reason)),
+    finishRedaction: (id) => onSession(id, (a) => a.finishRedaction(id)),
+    session: (id) => {
+      const { account, index } = sim.locateSession(id)
+      return account.renderSession(index, new Set(SESSION_EXPANSIONS))
     },
-    pass: (id, outputs) => {
-      sim.pass(id, outputs)
-      return render(id)
-    },
-    fail: (id, code, reason) => {
-      sim.fail(id, code, reason)
-      return render(id)
-    },
-    finishRedaction: (id) => {
-      sim.finishRedaction(id)
-      return render(id)
-    },
-    session: (id) => sim.renderSession(sim.findSession(id), new Set(SESSION_EXPANSIONS)),
     advanceClock: (seconds) => {
       try {
         sim.clock.advance(seconds)
@@ -102,7 +116,14 @@ export const makeControl = (
       return sim.clock.nowSeconds()
     },
     now: () => sim.clock.nowSeconds(),
-    generate: (count, options) => ({ ...sim.generate(count, options), total: sim.sessions.size }),
+    generate: (count, options = {}) => {
+      const { account: id, ...rest } = options
+      const account = accountOf(id)
+      return { ...account.generate(count, rest), total: account.sessions.size }
+    },
+    platformAccountId: sim.accountId,
+    addConnectedAccount: (id) => sim.addConnectedAccount(id).renderAccount(),
+    connectedAccounts: () => sim.connectedAccounts().map((a) => a.accountId),
     setApiFaults: (f) => faults.set(f),
     setRateLimit: (n) => {
       limiter.perSecond = n
@@ -119,13 +140,17 @@ export const makeControl = (
     removeWebhookEndpoint: (id) => sim.webhooks.removeEndpoint(id),
     webhookEndpoints: () => sim.webhooks.endpoints(),
     flushWebhooks: () => sim.webhooks.flush(),
-    stats: () => ({
-      sessions: sim.sessions.size,
-      events: sim.events.size,
-      liveEvents: sim.events.size - sim.events.floor(sim.clock.nowSeconds()),
-      now: sim.clock.nowSeconds(),
-      webhooks: { ...sim.webhooks.stats },
-    }),
+    stats: (id) => {
+      const a = accountOf(id)
+      return {
+        account: a.platform === undefined ? null : a.accountId,
+        sessions: a.sessions.size,
+        events: a.events.size,
+        liveEvents: a.events.size - a.events.floor(a.clock.nowSeconds()),
+        now: a.clock.nowSeconds(),
+        webhooks: { ...a.webhookStats },
+      }
+    },
     simulator: sim,
   }
 }
@@ -163,6 +188,7 @@ export const handleControl = async (
   method: string,
   path: string,
   body: Json,
+  query: URLSearchParams = new URLSearchParams(),
 ): Promise<{ status: number; body: unknown }> => {
   const parts = path.split("/").filter((s) => s !== "")
   const ok = (b: unknown) => ({ status: 200, body: b })
@@ -186,12 +212,22 @@ export const handleControl = async (
     case "POST /generate": {
       const seed = body.seed === undefined ? undefined : num(body, "seed")
       const spanDays = body.span_days === undefined ? undefined : num(body, "span_days")
+      const account = optString(body, "account")
       return ok(
         control.generate(num(body, "count"), {
           ...(seed === undefined ? {} : { seed }),
           ...(spanDays === undefined ? {} : { spanDays }),
+          ...(account === undefined ? {} : { account }),
         }),
       )
+    }
+    case "GET /accounts":
+      return ok({
+        data: control.connectedAccounts().map((a) => control.simulator.findAccount(a).renderAccount()),
+      })
+    case "POST /accounts": {
+      const accountId = optString(body, "id")
+      return ok(control.addConnectedAccount(accountId))
     }
     case "POST /faults":
       return ok(
@@ -231,18 +267,22 @@ export const handleControl = async (
       const events = body.enabled_events
       if (events !== undefined && !(Array.isArray(events) && events.every((e) => typeof e === "string")))
         throw invalidRequest("'enabled_events' must be an array of strings", "enabled_events")
+      const connect = body.connect
+      if (connect !== undefined && typeof connect !== "boolean")
+        throw invalidRequest("'connect' must be a boolean", "connect")
       return ok(
         control.addWebhookEndpoint({
           url,
           ...(secret === undefined ? {} : { secret }),
           ...(events === undefined ? {} : { enabled_events: events as string[] }),
+          ...(connect === undefined ? {} : { connect }),
         }),
       )
     }
     case "DELETE /webhook_endpoints/:id":
       return ok({ id, deleted: control.removeWebhookEndpoint(id) })
     case "GET /stats":
-      return ok(control.stats())
+      return ok(control.stats(query.get("account") ?? undefined))
     default:
       throw new ApiError(404, "invalid_request_error", `Unknown control route: ${method} /_sim${path}`)
   }

@@ -59,6 +59,23 @@ export const missingParameter = (param: string): ApiError =>
 export const resourceMissing = (noun: string, id: string, param = "id"): ApiError =>
   new ApiError(404, "invalid_request_error", `No such ${noun}: '${id}'`, { code: "resource_missing", param })
 
+/** An API key as Stripe echoes it in errors: the first 8 and last 4 characters, the rest as `*`. */
+export const maskKey = (key: string): string =>
+  `${key.slice(0, 8)}${"*".repeat(Math.max(0, key.length - 12))}${key.slice(-4)}`
+
+/**
+ * 403 `account_invalid`: the `Stripe-Account` header names no account this key may act as.
+ * Status, code and wording as public integrations record them (README, "Connect"); the SDK
+ * raises `StripePermissionError` for a 403.
+ */
+export const accountInvalid = (apiKey: string, account: string): ApiError =>
+  new ApiError(
+    403,
+    "invalid_request_error",
+    `The provided key '${maskKey(apiKey)}' does not have access to account '${account}' (or that account does not exist). Application access may have been revoked.`,
+    { code: "account_invalid" },
+  )
+
 /** 401 for a missing or unacceptable API key. */
 export const authentication = (message: string): ApiError =>
   new ApiError(401, "invalid_request_error", message)

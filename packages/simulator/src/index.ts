@@ -22,8 +22,13 @@ export { parseForm, stringifyForm } from "./form.ts"
 export type { ObservedResponse } from "./server.ts"
 export type { EventType, Status, VerifiedOutputs } from "./sessions.ts"
 export { EVENT_TYPES, LAST_ERROR_REASONS, STATUSES } from "./sessions.ts"
-export type { ApiAction, ForbiddenActionOptions, SimulatorCoreOptions } from "./simulator.ts"
-export { API_VERSION, Simulator } from "./simulator.ts"
+export type {
+  ApiAction,
+  ConnectedInit,
+  ForbiddenActionOptions,
+  SimulatorCoreOptions,
+} from "./simulator.ts"
+export { ACCOUNT_ID, API_VERSION, Simulator } from "./simulator.ts"
 export type { RetryPolicy, WebhookEndpoint, WebhookFaults, WebhookStats } from "./webhooks.ts"
 export { signPayload } from "./webhooks.ts"
 
@@ -48,8 +53,20 @@ export interface SimulatorOptions extends SimulatorCoreOptions {
   readonly webhookRetry?: Partial<RetryPolicy>
   /** Called with every response the server sends (logging, schema checks in tests). */
   readonly onResponse?: (response: ObservedResponse) => void
-  /** Webhook endpoints to register at start. */
-  readonly webhookEndpoints?: ReadonlyArray<{ url: string; secret?: string; enabled_events?: string[] }>
+  /** Webhook endpoints to register at start; `connect: true` makes a Connect endpoint. */
+  readonly webhookEndpoints?: ReadonlyArray<{
+    url: string
+    secret?: string
+    enabled_events?: string[]
+    connect?: boolean
+  }>
+  /**
+   * Connected accounts (`acct_…`) to create at start, in this order. Requests with the
+   * `Stripe-Account` header act as one of them. Default none.
+   */
+  readonly connectedAccounts?: ReadonlyArray<string>
+  /** Sessions to generate at start in each connected account (over `spanDays`). Default 0. */
+  readonly connectedSessions?: number
 }
 
 /** A running simulator. */
@@ -78,6 +95,14 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<St
       seed: simulator.seed,
       ...(options.spanDays === undefined ? {} : { spanDays: options.spanDays }),
     })
+  for (const id of options.connectedAccounts ?? []) {
+    const account = simulator.addConnectedAccount(id)
+    if (options.connectedSessions)
+      account.generate(options.connectedSessions, {
+        seed: account.seed,
+        ...(options.spanDays === undefined ? {} : { spanDays: options.spanDays }),
+      })
+  }
   const server = createSimulatorServer({
     simulator,
     control,

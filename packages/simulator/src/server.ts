@@ -13,6 +13,7 @@ import {
   authentication,
   idempotencyKeyInUse,
   idempotencyMismatch,
+  maskKey,
   rateLimited,
   serverError,
 } from "./errors.ts"
@@ -62,9 +63,6 @@ const readBody = (req: IncomingMessage): Promise<string> =>
     req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
     req.on("error", reject)
   })
-
-const maskKey = (key: string): string =>
-  `${key.slice(0, 8)}${"*".repeat(Math.max(0, key.length - 12))}${key.slice(-4)}`
 
 /** The API key of a request (Bearer, or Basic with the key as user name), or a 401. */
 const authenticate = (req: IncomingMessage, accepted: ReadonlyArray<string> | undefined): string => {
@@ -121,9 +119,15 @@ export const createSimulatorServer = (deps: ServerDeps): Server => {
     const base = { "request-id": requestId }
     const fail = (e: ApiError) => send(res, e.status, JSON.stringify(e.body()), { ...base, ...e.headers })
     let apiKey: string
+    let account: Simulator
+    // Limits and idempotency keys are per API key and account (Stripe: "per Stripe account").
+    let scope: string
     try {
       apiKey = authenticate(req, deps.apiKeys)
-      if (!deps.limiter.allow(apiKey, Date.now())) throw rateLimited("global-rate")
+      const header = req.headers["stripe-account"]
+      account = sim.actingAs(Array.isArray(header) ? header.join(", ") : header, apiKey)
+      scope = `${apiKey}\n${account.accountId}`
+      if (!deps.limiter.allow(scope, Date.now())) throw rateLimited("global-rate")
     } catch (e) {
       if (e instanceof ApiError) return fail(e)
       throw e
@@ -146,7 +150,7 @@ export const createSimulatorServer = (deps: ServerDeps): Server => {
       if (found === undefined) throw unrecognizedUrl(method, url.pathname)
       if (idemKey !== null) {
         const fingerprint = `${method} ${url.pathname}?${url.search}\n${raw}`
-        const lookup = idempotency.begin(apiKey, idemKey, fingerprint, sim.clock.nowSeconds())
+        const lookup = idempotency.begin(scope, idemKey, fingerprint, sim.clock.nowSeconds())
         if (lookup.kind === "mismatch") throw idempotencyMismatch(idemKey)
         if (lookup.kind === "in_progress") throw idempotencyKeyInUse(idemKey)
         if (lookup.kind === "replay") {
@@ -167,7 +171,7 @@ export const createSimulatorServer = (deps: ServerDeps): Server => {
         method === "GET" || method === "DELETE"
           ? parseForm(url.search.slice(1))
           : { ...parseForm(url.search.slice(1)), ...parseForm(raw) }
-      const execute = found.route(sim, form, { requestId, idempotencyKey: idemKey }, found.id)
+      const execute = found.route(account, form, { requestId, idempotencyKey: idemKey }, found.id)
       // From here the request has started executing: its outcome, success or error, is saved.
       let status: number
       let body: string
@@ -181,12 +185,12 @@ export const createSimulatorServer = (deps: ServerDeps): Server => {
         body = JSON.stringify(e.body())
       }
       if (reserved) {
-        idempotency.save(apiKey, idemKey!, { status, body })
+        idempotency.save(scope, idemKey!, { status, body })
         reserved = false
       }
       send(res, status, body, base)
     } catch (e) {
-      if (reserved) idempotency.release(apiKey, idemKey!)
+      if (reserved) idempotency.release(scope, idemKey!)
       if (e instanceof ApiError) return fail(e)
       throw e
     }
@@ -213,7 +217,13 @@ export const createSimulatorServer = (deps: ServerDeps): Server => {
         if (typeof body !== "object" || body === null || Array.isArray(body))
           throw new ApiError(400, "invalid_request_error", "The control API takes a JSON object.")
       }
-      const result = await handleControl(deps.control, req.method ?? "GET", url.pathname.slice(5), body)
+      const result = await handleControl(
+        deps.control,
+        req.method ?? "GET",
+        url.pathname.slice(5),
+        body,
+        url.searchParams,
+      )
       send(res, result.status, JSON.stringify(result.body), base)
     } catch (e) {
       if (e instanceof ApiError)

@@ -3,10 +3,13 @@
  * on them. The HTTP layers (api.ts for Stripe's routes, control.ts for ours) only translate
  * requests into calls on a {@link Simulator}.
  *
+ * A simulator is the platform account; its Connect (connected) accounts are child simulators
+ * with their own sessions, events and ids, sharing the platform's clock and webhook dispatcher.
+ *
  * @module
  */
 import { type Clock, makeClock } from "./clock.ts"
-import { invalidRequest, resourceMissing } from "./errors.ts"
+import { accountInvalid, invalidRequest, resourceMissing } from "./errors.ts"
 import { EventLog, type EventRequest, readTypeFilter } from "./events.ts"
 import {
   type Batch,
@@ -18,7 +21,7 @@ import {
 import { type IdCodec, makeIdCodec } from "./ids.ts"
 import { page } from "./list.ts"
 import type { Range } from "./params.ts"
-import { hash32, makeRandom, type Random } from "./random.ts"
+import { hash32, hashString, makeRandom, type Random, randomToken } from "./random.ts"
 import { type Expansions, type RenderContext, readExpansions, renderSession } from "./render.ts"
 import {
   ALLOWED_FROM,
@@ -34,7 +37,7 @@ import {
   type VerifiedOutputs,
 } from "./sessions.ts"
 import { SessionTable } from "./table.ts"
-import { WebhookDispatcher } from "./webhooks.ts"
+import { type EventSource, emptyWebhookStats, WebhookDispatcher, type WebhookStats } from "./webhooks.ts"
 
 /** The action names a forbidden-action error can be about. */
 export type ApiAction = "update" | "cancel" | "redact"
@@ -90,44 +93,193 @@ export interface ListParams {
   readonly created?: Range
 }
 
+/** A connected account's id: `acct_` and letters or digits, as Stripe mints them. */
+export const ACCOUNT_ID = /^acct_[A-Za-z0-9]{1,100}$/
+
+/** How a connected account's simulator is made (by {@link Simulator.addConnectedAccount}). */
+export interface ConnectedInit {
+  readonly platform: Simulator
+  readonly id: string
+}
+
 /** Who caused a change: an API request, or nobody (the end user, Stripe's checks, time). */
 const AUTOMATIC: EventRequest = { id: null, idempotency_key: null }
 
-/** The simulated account. */
+/** The simulated account: the platform, or (made by the platform) one of its connected accounts. */
 export class Simulator {
   readonly clock: Clock
+  /** Seeds this account's ids and data; a connected account's is derived from the platform's and its id. */
   readonly seed: number
   readonly apiVersion: string
+  /** This account's id: minted from the seed for the platform, given or minted for a connected one. */
+  readonly accountId: string
+  /** The platform this is a connected account of; undefined for the platform itself. */
+  readonly platform: Simulator | undefined
+  /** When the account was created (unix seconds). */
+  readonly created: number
   readonly sessions = new SessionTable()
   readonly events = new EventLog()
   readonly sessionIds: IdCodec
   readonly eventIds: IdCodec
   readonly reportIds: IdCodec
+  /** Shared by the platform and all its connected accounts. */
   readonly webhooks: WebhookDispatcher
+  /** Webhook counters for this account's events only. */
+  readonly webhookStats: WebhookStats = emptyWebhookStats()
+  readonly #source: EventSource
   readonly #forbidden: ForbiddenActionOptions
   readonly #random: Random
+  /** Connected accounts in creation order, and by id (the platform only). */
+  readonly #connected: Simulator[] = []
+  readonly #connectedById = new Map<string, Simulator>()
+  readonly #accountIds: Random
   #reports = 0
   #batches = 0
 
-  constructor(options: SimulatorCoreOptions = {}) {
-    this.seed = (options.seed ?? 1) >>> 0
-    this.clock = makeClock({
-      ...(options.startTime === undefined ? {} : { startTime: options.startTime }),
-      frozen: options.frozenClock ?? false,
-    })
-    this.apiVersion = options.apiVersion ?? API_VERSION
-    this.#forbidden = options.forbiddenAction ?? {}
+  constructor(options: SimulatorCoreOptions = {}, connected?: ConnectedInit) {
+    const platform = connected?.platform
+    this.platform = platform
+    this.seed = platform ? hash32(platform.seed, hashString(connected.id)) : (options.seed ?? 1) >>> 0
+    this.clock =
+      platform?.clock ??
+      makeClock({
+        ...(options.startTime === undefined ? {} : { startTime: options.startTime }),
+        frozen: options.frozenClock ?? false,
+      })
+    this.apiVersion = platform?.apiVersion ?? options.apiVersion ?? API_VERSION
+    this.#forbidden = platform !== undefined ? platform.#forbidden : (options.forbiddenAction ?? {})
     this.#random = makeRandom(hash32(this.seed, 0xa11ce))
+    this.#accountIds = makeRandom(hash32(this.seed, 0xacc7))
+    this.accountId = connected?.id ?? `acct_1${randomToken(this.#accountIds, 15)}`
+    this.created = this.clock.nowSeconds()
     this.sessionIds = makeIdCodec("vs_", this.seed)
     this.eventIds = makeIdCodec("evt_", this.seed)
     this.reportIds = makeIdCodec("vr_", this.seed)
-    this.webhooks = new WebhookDispatcher({
-      clock: this.clock,
-      seed: this.seed,
+    this.webhooks = platform?.webhooks ?? new WebhookDispatcher({ clock: this.clock, seed: this.seed })
+    this.#source = {
+      connect: platform !== undefined,
       render: (i) => JSON.stringify(this.renderEvent(i)),
       type: (i) => this.events.type(i),
       acknowledge: (i) => this.events.acknowledge(i),
+      stats: this.webhookStats,
+    }
+  }
+
+  // ---- accounts ------------------------------------------------------------------------------
+
+  /**
+   * Adds a connected account (the platform only); its id is minted from the seed unless given.
+   * A malformed or taken id is a 400.
+   */
+  addConnectedAccount(id?: string): Simulator {
+    if (this.platform !== undefined)
+      throw invalidRequest("Only the platform account can have connected accounts.", "account")
+    if (id !== undefined && !ACCOUNT_ID.test(id))
+      throw invalidRequest(`Invalid account id: '${id}' (expected acct_ and letters or digits).`, "id")
+    let accountId = id
+    while (accountId === undefined || accountId === this.accountId || this.#connectedById.has(accountId)) {
+      if (id !== undefined) throw invalidRequest(`The account '${id}' already exists.`, "id")
+      accountId = `acct_1${randomToken(this.#accountIds, 15)}`
+    }
+    const account = new Simulator({}, { platform: this, id: accountId })
+    this.#connected.push(account)
+    this.#connectedById.set(accountId, account)
+    return account
+  }
+
+  /** The connected accounts, in creation order (none for a connected account). */
+  connectedAccounts(): ReadonlyArray<Simulator> {
+    return this.#connected
+  }
+
+  /** Connected account `id` of this platform, or undefined. */
+  connectedAccount(id: string): Simulator | undefined {
+    return this.#connectedById.get(id)
+  }
+
+  /**
+   * The account a request acts as: this platform without a `Stripe-Account` header (or with its
+   * own id), else that connected account. Anything else is Stripe's 403 `account_invalid`.
+   */
+  actingAs(header: string | undefined, apiKey: string): Simulator {
+    if (header === undefined || header === this.accountId) return this
+    const account = this.#connectedById.get(header)
+    if (account === undefined) throw accountInvalid(apiKey, header)
+    return account
+  }
+
+  /** The connected account `id` names, or a control-API 404 (`param` names the input). */
+  requireConnectedAccount(id: string, param = "account"): Simulator {
+    const account = this.#connectedById.get(id)
+    if (account === undefined) throw resourceMissing("account", id, param)
+    return account
+  }
+
+  /** Stripe's `account` object for this account (minimal, with the fields the SDK requires). */
+  renderAccount(): Record<string, unknown> {
+    return {
+      id: this.accountId,
+      object: "account",
+      business_profile: null,
+      charges_enabled: true,
+      country: "US",
+      created: this.created,
+      default_currency: "usd",
+      details_submitted: true,
+      email: null,
+      metadata: {},
+      payouts_enabled: true,
+      type: "standard",
+    }
+  }
+
+  /** Account `id` as this account sees it: itself, or one of its connected accounts; else a 404. */
+  findAccount(id: string): Simulator {
+    if (id === this.accountId) return this
+    const account = this.#connectedById.get(id)
+    if (account === undefined) throw resourceMissing("account", id)
+    return account
+  }
+
+  /** Lists the connected accounts, newest first (a connected account has none). */
+  listAccounts(params: ListParams): ListObject {
+    const all = this.#connected
+    const index = (id: string, param: string): number => {
+      const a = this.#connectedById.get(id)
+      if (a === undefined) throw resourceMissing("account", id, param)
+      return all.indexOf(a)
+    }
+    const result = page({
+      size: all.length,
+      firstAtOrAfter: (t) => {
+        let lo = 0
+        let hi = all.length
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1
+          if (all[mid]!.created < t) lo = mid + 1
+          else hi = mid
+        }
+        return lo
+      },
+      created: params.created,
+      ...this.#cursors(params, index),
+      limit: params.limit ?? 10,
     })
+    return {
+      object: "list",
+      data: result.indices.map((i) => all[i]!.renderAccount()),
+      has_more: result.hasMore,
+      url: "/v1/accounts",
+    }
+  }
+
+  /** The account (this platform or a connected one) whose session `id` is, or a 404. */
+  locateSession(id: string): { account: Simulator; index: number } {
+    for (const account of [this, ...this.#connected]) {
+      const i = account.sessionIds.decode(id)
+      if (i !== undefined && i < account.sessions.size) return { account, index: i }
+    }
+    throw resourceMissing("verification_session", id)
   }
 
   /** Rendering context at the current time. */
@@ -192,9 +344,16 @@ export class Simulator {
     if (types.length === 0) return
     const now = this.clock.nowSeconds()
     const snapshot = this.renderSession(i)
+    const connect = this.#source.connect
     for (const type of types) {
-      const e = this.events.append(now, i, type, { snapshot, request }, this.webhooks.subscribers(type))
-      this.webhooks.enqueue(e)
+      const e = this.events.append(
+        now,
+        i,
+        type,
+        { snapshot, request },
+        this.webhooks.subscribers(type, connect),
+      )
+      this.webhooks.enqueue(this.#source, e)
     }
   }
 
@@ -327,6 +486,8 @@ export class Simulator {
     return {
       id: this.eventIds.encode(i),
       object: "event",
+      // Stripe's Event.account: set on a connected account's events only.
+      ...(this.platform === undefined ? {} : { account: this.accountId }),
       api_version: this.apiVersion,
       created: this.events.created(i),
       data: { object: snapshot },
@@ -463,7 +624,7 @@ export class Simulator {
     }
   }
 
-  /** Stops webhook delivery. */
+  /** Stops webhook delivery (for every account: they share one dispatcher). */
   close(): void {
     this.webhooks.close()
   }

@@ -62,6 +62,11 @@ export interface WebhookEndpoint {
   readonly secret: string
   /** Event types it receives; `*` wildcards allowed. */
   readonly enabled_events: ReadonlyArray<string>
+  /**
+   * Stripe's Connect endpoint: receives the events of every connected account (they carry
+   * `account`), and no platform events. False: an ordinary endpoint, platform events only.
+   */
+  readonly connect: boolean
 }
 
 /** Counters for what delivery did so far. */
@@ -82,6 +87,7 @@ export interface WebhookStats {
 }
 
 interface Delivery {
+  readonly source: EventSource
   readonly event: number
   readonly endpoint: WebhookEndpoint
   readonly mask: Uint8Array
@@ -98,12 +104,31 @@ export const signPayload = (payload: string, secret: string, timestamp: number):
 export interface DispatcherHost {
   readonly clock: Clock
   readonly seed: number
+}
+
+/** One account's event log, as the dispatcher sees it. Events are indices into it. */
+export interface EventSource {
+  /** True for a connected account: its events go to Connect endpoints only. */
+  readonly connect: boolean
   /** The event's JSON as delivered. */
   readonly render: (event: number) => string
   readonly type: (event: number) => EventType
   /** One endpoint acknowledged the event (or lost it silently). */
   readonly acknowledge: (event: number) => void
+  /** Counters of this account's deliveries (the dispatcher's own count every account). */
+  readonly stats: WebhookStats
 }
+
+/** Zeroed counters. */
+export const emptyWebhookStats = (): WebhookStats => ({
+  attempts: 0,
+  delivered: 0,
+  failed: 0,
+  dropped: 0,
+  duplicated: 0,
+  delayed: 0,
+  retried: 0,
+})
 
 /** Delivers events to endpoints. */
 export class WebhookDispatcher {
@@ -121,15 +146,8 @@ export class WebhookDispatcher {
   #closed = false
   #pumping = false
   #draining = false
-  readonly stats: WebhookStats = {
-    attempts: 0,
-    delivered: 0,
-    failed: 0,
-    dropped: 0,
-    duplicated: 0,
-    delayed: 0,
-    retried: 0,
-  }
+  /** Counters over every account. */
+  readonly stats: WebhookStats = emptyWebhookStats()
 
   constructor(host: DispatcherHost) {
     this.#host = host
@@ -147,6 +165,7 @@ export class WebhookDispatcher {
     url: string
     secret?: string
     enabled_events?: ReadonlyArray<string>
+    connect?: boolean
   }): WebhookEndpoint {
     const parsed = new URL(input.url)
     if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
@@ -157,6 +176,7 @@ export class WebhookDispatcher {
       url,
       secret: input.secret ?? `whsec_${randomToken(this.#ids, 32)}`,
       enabled_events: input.enabled_events ?? ["*"],
+      connect: input.connect ?? false,
     }
     this.#endpoints.push({ endpoint, mask: typeMask(endpoint.enabled_events) })
     return endpoint
@@ -175,10 +195,15 @@ export class WebhookDispatcher {
     return this.#endpoints.map((e) => e.endpoint)
   }
 
-  /** How many endpoints subscribe to `type`: the new event's `pending_webhooks`. */
-  subscribers(type: EventType): number {
+  /** How many endpoints of the kind (Connect or not) subscribe to `type`: `pending_webhooks`. */
+  subscribers(type: EventType, connect: boolean): number {
     const code = EVENT_TYPES.indexOf(type)
-    return this.#endpoints.filter((e) => e.mask[code] === 1).length
+    return this.#endpoints.filter((e) => e.endpoint.connect === connect && e.mask[code] === 1).length
+  }
+
+  #count(source: EventSource, key: keyof WebhookStats): void {
+    this.stats[key]++
+    source.stats[key]++
   }
 
   /** Replaces some of the fault settings. */
@@ -198,23 +223,26 @@ export class WebhookDispatcher {
     return this.#retry
   }
 
-  /** Queues event `event` for every subscribed endpoint, deciding its faults now (seeded order). */
-  enqueue(event: number): void {
-    const code = EVENT_TYPES.indexOf(this.#host.type(event))
+  /**
+   * Queues event `event` of `source` for every subscribed endpoint of its kind, deciding its
+   * faults now (seeded order).
+   */
+  enqueue(source: EventSource, event: number): void {
+    const code = EVENT_TYPES.indexOf(source.type(event))
     const f = this.#faults
     for (const { endpoint, mask } of this.#endpoints) {
-      if (mask[code] !== 1) continue
+      if (endpoint.connect !== source.connect || mask[code] !== 1) continue
       if (this.#decide.chance(f.dropRate)) {
-        this.stats.dropped++
-        this.#host.acknowledge(event)
+        this.#count(source, "dropped")
+        source.acknowledge(event)
         continue
       }
       const copies = this.#decide.chance(f.duplicateRate) ? 2 : 1
-      if (copies === 2) this.stats.duplicated++
+      if (copies === 2) this.#count(source, "duplicated")
       for (let c = 0; c < copies; c++) {
-        const delivery: Delivery = { event, endpoint, mask, attempt: 1, original: c === 0 }
+        const delivery: Delivery = { source, event, endpoint, mask, attempt: 1, original: c === 0 }
         if (f.delayMs > 0 && this.#decide.chance(f.delayRate)) {
-          this.stats.delayed++
+          this.#count(source, "delayed")
           this.#later(f.delayMs * (0.5 + this.#decide.next() / 2), delivery)
         } else this.#queue.push(delivery)
       }
@@ -264,9 +292,9 @@ export class WebhookDispatcher {
 
   async #send(d: Delivery): Promise<void> {
     if (!this.#endpoints.some((e) => e.endpoint === d.endpoint)) return
-    const body = this.#host.render(d.event)
+    const body = d.source.render(d.event)
     const signature = signPayload(body, d.endpoint.secret, this.#host.clock.nowSeconds())
-    this.stats.attempts++
+    this.#count(d.source, "attempts")
     let ok = false
     try {
       const res = await fetch(d.endpoint.url, {
@@ -285,14 +313,14 @@ export class WebhookDispatcher {
       ok = false
     }
     if (ok) {
-      this.stats.delivered++
-      if (d.original) this.#host.acknowledge(d.event)
+      this.#count(d.source, "delivered")
+      if (d.original) d.source.acknowledge(d.event)
     } else if (d.attempt < this.#retry.maxAttempts && !this.#closed) {
-      this.stats.retried++
+      this.#count(d.source, "retried")
       const wait = Math.min(this.#retry.maxDelayMs, this.#retry.baseDelayMs * 2 ** (d.attempt - 1))
       d.attempt++
       this.#later(wait, d)
-    } else this.stats.failed++
+    } else this.#count(d.source, "failed")
   }
 
   #settle(): void {
