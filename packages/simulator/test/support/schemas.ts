@@ -81,11 +81,38 @@ const compile = (name: string): ValidateFunction => {
   return v
 }
 
+/**
+ * Stripe's `account`, as far as the simulator renders it. No account schema is vendored, so this
+ * one is written from the required members of stripe@22's `Account` type, closed like the others.
+ */
+const account = ajv.compile({
+  type: "object",
+  required: ["id", "object", "charges_enabled", "details_submitted", "email", "payouts_enabled", "type"],
+  additionalProperties: false,
+  properties: {
+    id: { type: "string", pattern: "^acct_[A-Za-z0-9]+$" },
+    object: { enum: ["account"] },
+    business_profile: { type: "null" },
+    charges_enabled: { type: "boolean" },
+    country: { type: "string", minLength: 2, maxLength: 2 },
+    created: { type: "integer" },
+    default_currency: { type: "string" },
+    details_submitted: { type: "boolean" },
+    email: { anyOf: [{ type: "string" }, { type: "null" }] },
+    metadata: { type: "object", additionalProperties: { type: "string" } },
+    payouts_enabled: { type: "boolean" },
+    type: { enum: ["custom", "express", "none", "standard"] },
+  },
+})
+
 const validators = {
   session: compile("identity.verification_session"),
   event: compile("event"),
   error: compile("error"),
+  account,
 }
+
+type Kind = "session" | "event" | "error" | "list" | "account"
 
 /** Stripe's list envelope (inlined in the spec's path responses, not a component). */
 const listEnvelope = ajv.compile({
@@ -96,7 +123,7 @@ const listEnvelope = ajv.compile({
     object: { enum: ["list"] },
     data: { type: "array" },
     has_more: { type: "boolean" },
-    url: { type: "string", pattern: "^/v1/(identity/verification_sessions|events)" },
+    url: { type: "string", pattern: "^/v1/(identity/verification_sessions|events|accounts)" },
   },
 })
 
@@ -104,7 +131,7 @@ const explain = (errors: ErrorObject[] | null | undefined): string =>
   (errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message} ${JSON.stringify(e.params)}`).join("; ")
 
 /** Problems found in one body; empty when it conforms. */
-export const schemaProblems = (kind: "session" | "event" | "error" | "list", body: unknown): string[] => {
+export const schemaProblems = (kind: Kind, body: unknown): string[] => {
   const problems: string[] = []
   const check = (v: ValidateFunction, value: unknown, what: string) => {
     if (!v(value)) problems.push(`${what}: ${explain(v.errors)}`)
@@ -112,7 +139,8 @@ export const schemaProblems = (kind: "session" | "event" | "error" | "list", bod
   if (kind === "list") {
     check(listEnvelope, body, "list")
     const data = (body as { data?: unknown[]; url?: string }).data ?? []
-    const itemKind = (body as { url?: string }).url === "/v1/events" ? "event" : "session"
+    const url = (body as { url?: string }).url
+    const itemKind = url === "/v1/events" ? "event" : url === "/v1/accounts" ? "account" : "session"
     data.forEach((item, i) => {
       problems.push(...schemaProblems(itemKind, item).map((p) => `data[${i}] ${p}`))
     })
@@ -131,7 +159,7 @@ export const schemaProblems = (kind: "session" | "event" | "error" | "list", bod
 }
 
 /** Throws when `body` does not conform to Stripe's schema for `kind`. */
-export const expectConforms = (kind: "session" | "event" | "error" | "list", body: unknown): void => {
+export const expectConforms = (kind: Kind, body: unknown): void => {
   const problems = schemaProblems(kind, body)
   if (problems.length > 0)
     throw new Error(
@@ -140,12 +168,10 @@ export const expectConforms = (kind: "session" | "event" | "error" | "list", bod
 }
 
 /** Classifies a Stripe-route response body by its shape. */
-export const kindOf = (body: {
-  object?: string
-  error?: unknown
-}): "session" | "event" | "error" | "list" => {
+export const kindOf = (body: { object?: string; error?: unknown }): Kind => {
   if (body.error !== undefined) return "error"
   if (body.object === "list") return "list"
   if (body.object === "event") return "event"
+  if (body.object === "account") return "account"
   return "session"
 }
