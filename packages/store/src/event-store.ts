@@ -36,6 +36,7 @@ import { checkStreamId } from "./guards.ts"
 import { type HandleError, type HandleOptions, type HandleResult, handle, observe } from "./handle.ts"
 import type { CommandContext } from "./metadata.ts"
 import { defaultSchema, isValidSchemaName, migrate } from "./migrations.ts"
+import { type PoolState, poolState } from "./pool-state.ts"
 import {
   type CatchUpResult,
   catchUp,
@@ -165,7 +166,7 @@ export interface EventStoreService {
   /** Paged queries on the sessions' projection, for jobs that walk every session (the reconciler). */
   readonly sessions: SessionQueries
   /** A scheduled job's state between runs: lease, cursors, quarantined sessions (the reconciler). */
-  readonly runState: RunState & RunRecorder
+  readonly runState: RunState & RunRecorder & PoolState
   /** Erasing a session's personal data (destroying its key), and the list of erased sessions. */
   readonly erasure: Erasure
   /** `encrypted` when personal values are kept under per-session keys, `clear` when not. */
@@ -295,7 +296,7 @@ export const makeEventStore = (
           : rebuildProjection(ctx)(projection, opts),
       audit: { ...audit(ctx), ...auditReport(ctx) },
       sessions: sessions(ctx),
-      runState: { ...runState(ctx), ...runRecorder(ctx) },
+      runState: { ...runState(ctx), ...runRecorder(ctx), ...poolState(ctx) },
       erasure: erasure(ctx),
       personalData: codec === undefined ? "clear" : "encrypted",
     }

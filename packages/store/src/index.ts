@@ -63,6 +63,7 @@ export type {
 export type { HeldBack } from "./held-back.ts"
 export { Actor, type CommandContext, EventMetadata, EventSource } from "./metadata.ts"
 export { defaultSchema, isValidSchemaName } from "./migrations.ts"
+export type { PoolState, RoundStatus } from "./pool-state.ts"
 export type { CatchUpResult, Projection, ProjectionOptions, ProjectionProgress } from "./projections.ts"
 export { openStore, type PromiseStore } from "./promise.ts"
 export type { Checkpoint, ReadAllOptions, ReadAllPage, RecordedEvent } from "./read.ts"
