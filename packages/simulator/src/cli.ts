@@ -8,7 +8,7 @@
 import { realpathSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
-import { startSimulator } from "./index.ts"
+import { ACCOUNT_ID, startSimulator } from "./index.ts"
 
 const USAGE = `Usage: idtrail-sim [options]
 
@@ -22,6 +22,14 @@ const USAGE = `Usage: idtrail-sim [options]
   --frozen-clock        the clock moves only when advanced through the control API
   --control-token <t>   require 'Authorization: Bearer <t>' on /_sim/ routes
   --webhook <url>       register a webhook endpoint (repeatable); its secret is printed
+  --connected-account <acct_…>
+                        add a Connect connected account (repeatable); requests with the
+                        Stripe-Account header act as it
+  --connected-sessions <n>
+                        sessions to generate at start in each connected account (default 0)
+  --connect-webhook <url>
+                        register a Connect webhook endpoint (repeatable): connected accounts'
+                        events, with 'account'; its secret is printed
   --help                show this help`
 
 const fail = (message: string): never => {
@@ -57,6 +65,9 @@ export const main = async (argv: ReadonlyArray<string> = process.argv.slice(2)):
         "frozen-clock": { type: "boolean" },
         "control-token": { type: "string" },
         webhook: { type: "string", multiple: true },
+        "connected-account": { type: "string", multiple: true },
+        "connected-sessions": { type: "string" },
+        "connect-webhook": { type: "string", multiple: true },
         help: { type: "boolean" },
       },
     }).values
@@ -70,6 +81,10 @@ export const main = async (argv: ReadonlyArray<string> = process.argv.slice(2)):
   const port = integer("port", values.port as string | undefined, 12111)
   if (port > 65535) fail(`--port must be at most 65535, got ${port}`)
   const startTime = values["start-time"] as string | undefined
+  const connected = (values["connected-account"] as string[] | undefined) ?? []
+  for (const id of connected)
+    if (!ACCOUNT_ID.test(id)) fail(`--connected-account must be acct_ and letters or digits, got '${id}'`)
+  if (new Set(connected).size !== connected.length) fail("--connected-account names an account twice")
   const sim = await startSimulator({
     port,
     host: (values.host as string | undefined) ?? "127.0.0.1",
@@ -79,21 +94,33 @@ export const main = async (argv: ReadonlyArray<string> = process.argv.slice(2)):
     rateLimit: integer("rate-limit", values["rate-limit"] as string | undefined, 25),
     ...(startTime === undefined ? {} : { startTime: integer("start-time", startTime, 0) }),
     frozenClock: values["frozen-clock"] === true,
+    connectedAccounts: connected,
+    connectedSessions: integer("connected-sessions", values["connected-sessions"] as string | undefined, 0),
     ...(values["control-token"] === undefined ? {} : { controlToken: values["control-token"] as string }),
   }).catch((e: Error) => fail(e.message))
-  for (const url of (values.webhook as string[] | undefined) ?? []) {
+  const endpoints = [
+    ...((values.webhook as string[] | undefined) ?? []).map((url) => ({ url, connect: false })),
+    ...((values["connect-webhook"] as string[] | undefined) ?? []).map((url) => ({ url, connect: true })),
+  ]
+  for (const { url, connect } of endpoints) {
     try {
-      const endpoint = sim.control.addWebhookEndpoint({ url })
-      process.stdout.write(`webhook ${endpoint.id} → ${endpoint.url} (secret ${endpoint.secret})\n`)
+      const endpoint = sim.control.addWebhookEndpoint({ url, connect })
+      process.stdout.write(
+        `${connect ? "Connect webhook" : "webhook"} ${endpoint.id} → ${endpoint.url} (secret ${endpoint.secret})\n`,
+      )
     } catch {
       await sim.close()
-      fail(`--webhook must be a URL, got '${url}'`)
+      fail(`--${connect ? "connect-webhook" : "webhook"} must be a URL, got '${url}'`)
     }
   }
   const stats = sim.control.stats()
   process.stdout.write(
     `Stripe Identity simulator: ${stats.sessions} sessions, ${stats.liveEvents} live events\n`,
   )
+  for (const id of sim.control.connectedAccounts()) {
+    const a = sim.control.stats(id)
+    process.stdout.write(`connected account ${id}: ${a.sessions} sessions, ${a.liveEvents} live events\n`)
+  }
   process.stdout.write(`${sim.url}\n`)
   const stop = () => {
     void sim.close().then(() => process.exit(0))

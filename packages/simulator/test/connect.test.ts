@@ -4,11 +4,13 @@
  * events and list pages; Connect webhook endpoints receive the connected accounts' events with
  * `account`, ordinary endpoints the platform's only. All through the official SDK over HTTP.
  */
+import { spawn } from "node:child_process"
+import path from "node:path"
 import Stripe from "stripe"
 import { afterEach, describe, expect, it } from "vitest"
 import { failure, type Harness, KEY, type RawBody, startHarness } from "./support/harness.ts"
 import { type Receiver, startReceiver } from "./support/receiver.ts"
-import { expectConforms } from "./support/schemas.ts"
+import { expectConforms, repoRoot } from "./support/schemas.ts"
 
 const A = "acct_1ConnectedAaaaaa"
 const B = "acct_1ConnectedBbbbbb"
@@ -368,5 +370,72 @@ describe("control API for accounts", () => {
     })
     expect(connect.status).toBe(400)
     expect(h.sim.control.webhookEndpoints()).toEqual([])
+  })
+})
+
+describe("CLI", () => {
+  const cli = path.join(repoRoot, "packages/simulator/src/cli.ts")
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string; child: ReturnType<typeof spawn> }>(
+      (resolve) => {
+        const child = spawn(process.execPath, [cli, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+        let stdout = ""
+        let stderr = ""
+        child.stdout.on("data", (c) => {
+          stdout += c
+          if (/http:\/\/\S+\n/.test(stdout)) resolve({ code: null, stdout, stderr, child })
+        })
+        child.stderr.on("data", (c) => {
+          stderr += c
+        })
+        child.on("exit", (code) => resolve({ code, stdout, stderr, child }))
+      },
+    )
+
+  it("serves connected accounts given by --connected-account with --connected-sessions each", async () => {
+    const { stdout, child } = await run([
+      "--port",
+      "0",
+      "--connected-account",
+      "acct_1CliOne",
+      "--connected-account",
+      "acct_1CliTwo",
+      "--connected-sessions",
+      "7",
+      "--connect-webhook",
+      "http://127.0.0.1:9/hook",
+    ])
+    try {
+      expect(stdout).toMatch(/connected account acct_1CliOne: 7 sessions/)
+      expect(stdout).toMatch(/Connect webhook we_\S+ → http:\/\/127\.0\.0\.1:9\/hook \(secret whsec_/)
+      const port = Number(new URL(stdout.match(/(http:\/\/\S+)\n/)![1]!).port)
+      const stripe = new Stripe("sk_test_cli", {
+        apiVersion: "2026-07-29.dahlia" as Stripe.LatestApiVersion,
+        host: "127.0.0.1",
+        port,
+        protocol: "http",
+        maxNetworkRetries: 0,
+      })
+      expect(ids(await stripe.accounts.list())).toEqual(["acct_1CliTwo", "acct_1CliOne"])
+      const two = await stripe.identity.verificationSessions.list(
+        { limit: 100 },
+        { stripeAccount: "acct_1CliTwo" },
+      )
+      expect(two.data).toHaveLength(7)
+      expect((await stripe.identity.verificationSessions.list()).data).toHaveLength(0)
+    } finally {
+      child.kill("SIGTERM")
+    }
+  })
+
+  it.each([
+    [["--connected-account", "nope"], /--connected-account must be acct_/],
+    [["--connected-account", "acct_1X", "--connected-account", "acct_1X"], /twice/],
+    [["--connected-sessions", "x"], /--connected-sessions must be an integer/],
+    [["--connect-webhook", "nope"], /--connect-webhook must be a URL/],
+  ])("exits 2 with a clear message for %j", async (args, message) => {
+    const { code, stderr } = await run(args)
+    expect(code).toBe(2)
+    expect(stderr).toMatch(message)
   })
 })
