@@ -18,7 +18,7 @@ import {
   makeVerifiedOutputs,
   REPORTS_PER_SESSION,
 } from "./generate.ts"
-import { type IdCodec, makeIdCodec } from "./ids.ts"
+import { type IdCodec, idTag, MAX_TAGGED, makeIdCodec } from "./ids.ts"
 import { page } from "./list.ts"
 import type { Range } from "./params.ts"
 import { hash32, hashString, makeRandom, type Random, randomToken } from "./random.ts"
@@ -100,6 +100,8 @@ export const ACCOUNT_ID = /^acct_[A-Za-z0-9]{1,100}$/
 export interface ConnectedInit {
   readonly platform: Simulator
   readonly id: string
+  /** The account's position among the platform's connected accounts, from 1; its ids carry it. */
+  readonly tag: number
 }
 
 /** Who caused a change: an API request, or nobody (the end user, Stripe's checks, time). */
@@ -152,9 +154,9 @@ export class Simulator {
     this.#accountIds = makeRandom(hash32(this.seed, 0xacc7))
     this.accountId = connected?.id ?? `acct_1${randomToken(this.#accountIds, 15)}`
     this.created = this.clock.nowSeconds()
-    this.sessionIds = makeIdCodec("vs_", this.seed)
-    this.eventIds = makeIdCodec("evt_", this.seed)
-    this.reportIds = makeIdCodec("vr_", this.seed)
+    this.sessionIds = makeIdCodec("vs_", this.seed, connected?.tag)
+    this.eventIds = makeIdCodec("evt_", this.seed, connected?.tag)
+    this.reportIds = makeIdCodec("vr_", this.seed, connected?.tag)
     this.webhooks = platform?.webhooks ?? new WebhookDispatcher({ clock: this.clock, seed: this.seed })
     this.#source = {
       connect: platform !== undefined,
@@ -174,6 +176,8 @@ export class Simulator {
   addConnectedAccount(id?: string): Simulator {
     if (this.platform !== undefined)
       throw invalidRequest("Only the platform account can have connected accounts.", "account")
+    if (this.#connected.length >= MAX_TAGGED)
+      throw invalidRequest(`A platform holds at most ${MAX_TAGGED} connected accounts here.`, "id")
     if (id !== undefined && !ACCOUNT_ID.test(id))
       throw invalidRequest(`Invalid account id: '${id}' (expected acct_ and letters or digits).`, "id")
     let accountId = id
@@ -181,7 +185,7 @@ export class Simulator {
       if (id !== undefined) throw invalidRequest(`The account '${id}' already exists.`, "id")
       accountId = `acct_1${randomToken(this.#accountIds, 15)}`
     }
-    const account = new Simulator({}, { platform: this, id: accountId })
+    const account = new Simulator({}, { platform: this, id: accountId, tag: this.#connected.length + 1 })
     this.#connected.push(account)
     this.#connectedById.set(accountId, account)
     return account
@@ -275,7 +279,8 @@ export class Simulator {
 
   /** The account (this platform or a connected one) whose session `id` is, or a 404. */
   locateSession(id: string): { account: Simulator; index: number } {
-    for (const account of [this, ...this.#connected]) {
+    const tagged = this.#connected[idTag("vs_", id) - 1]
+    for (const account of tagged === undefined ? [this] : [this, tagged]) {
       const i = account.sessionIds.decode(id)
       if (i !== undefined && i < account.sessions.size) return { account, index: i }
     }
