@@ -22,6 +22,22 @@ const base = { sessionId: Schema.String, at: Schema.Int }
 const masked = Schema.optionalKey(Schema.Array(Schema.String))
 
 /**
+ * How a step was learned, on the events that record one (all optional: absent in events written
+ * before late steps, which read as on time and seen happening).
+ * - `late`: the step arrived after a later one was recorded (a webhook retried late, an Events
+ *   API snapshot older than the last change). It is history only: the present stays as the newer
+ *   knowledge says. Its place is its Stripe time `at` (`stepsInStripeOrder`).
+ * - `since`: the step was filled in (a read or a webhook jumped over it): Stripe took it at some
+ *   time in `[since, at]`, and `at` is when it was seen.
+ * - `confirms`: this real step replaces the filled-in step of the same status seen at `confirms`.
+ */
+const stepKnowledge = {
+  late: Schema.optionalKey(Schema.Boolean),
+  since: Schema.optionalKey(Schema.Int),
+  confirms: Schema.optionalKey(Schema.Int),
+}
+
+/**
  * First knowledge of a session. History may begin mid-life: `midLife` says so. `account` is the
  * Stripe account the session belongs to, as the observation named it; absent (events written
  * before accounts, or an observation naming none) it is `"default"`.
@@ -34,27 +50,31 @@ export const SessionStarted = Schema.TaggedStruct("SessionStarted", {
   facts: SessionFacts,
   masked,
   account: Schema.optionalKey(Schema.String),
+  late: stepKnowledge.late,
+  confirms: stepKnowledge.confirms,
 })
 
 /** requires_input → processing: the user submitted. */
-export const SessionSubmitted = Schema.TaggedStruct("SessionSubmitted", base)
+export const SessionSubmitted = Schema.TaggedStruct("SessionSubmitted", { ...base, ...stepKnowledge })
 
 /** processing → verified: every check passed. */
 export const SessionVerified = Schema.TaggedStruct("SessionVerified", {
   ...base,
+  ...stepKnowledge,
   lastVerificationReport: Schema.NullOr(Schema.String),
 })
 
 /** processing → requires_input: a check failed, with Stripe's code and user-facing reason. */
 export const VerificationFailed = Schema.TaggedStruct("VerificationFailed", {
   ...base,
+  ...stepKnowledge,
   code: Schema.NullOr(ErrorCode),
   reason: Schema.NullOr(Schema.String),
   lastVerificationReport: Schema.NullOr(Schema.String),
 })
 
 /** requires_input → canceled. */
-export const SessionCanceled = Schema.TaggedStruct("SessionCanceled", base)
+export const SessionCanceled = Schema.TaggedStruct("SessionCanceled", { ...base, ...stepKnowledge })
 
 /** One tracked field's change, both sides recorded. */
 export const FieldChange = Schema.Struct({

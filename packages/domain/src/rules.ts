@@ -14,28 +14,43 @@ import { isTerminal, pathBetween } from "./lifecycle.ts"
 import { type Observation, proceed, refuse, rule, stop, type Verdict } from "./observation.ts"
 import { isKnownSessionStatus } from "./session.ts"
 import { accountOf, newestKnownAt } from "./state.ts"
+import { placeLateStep, statusAnnouncedBy, stepEventType } from "./steps.ts"
+
+/** How a step was learned: `since` for a filled-in one, `late` and `confirms` for a late one. */
+type Knowledge = { readonly since?: number; readonly late?: boolean; readonly confirms?: number }
 
 /** The transition event that moves a session into `to` (a step of a legal path). */
-const transitionInto = (to: string, o: Observation): SessionEvent => {
+const transitionInto = (to: string, o: Observation, knowledge: Knowledge = {}): SessionEvent => {
   const { sessionId, at, remote } = o
   switch (to) {
     case "processing":
-      return { _tag: "SessionSubmitted", sessionId, at }
+      return { _tag: "SessionSubmitted", sessionId, at, ...knowledge }
     case "verified":
-      return { _tag: "SessionVerified", sessionId, at, lastVerificationReport: remote.lastVerificationReport }
+      return {
+        _tag: "SessionVerified",
+        sessionId,
+        at,
+        ...knowledge,
+        lastVerificationReport: remote.lastVerificationReport,
+      }
     case "requires_input":
       return {
         _tag: "VerificationFailed",
         sessionId,
         at,
+        ...knowledge,
         code: remote.lastError?.code ?? null,
         reason: remote.lastError?.reason ?? null,
         lastVerificationReport: remote.lastVerificationReport,
       }
     default:
-      return { _tag: "SessionCanceled", sessionId, at }
+      return { _tag: "SessionCanceled", sessionId, at, ...knowledge }
   }
 }
+
+/** Whether the observation is Stripe's own event of the step into its status (not a read, not a jump). */
+const announcesItsStatus = (o: Observation): boolean =>
+  !o.authoritative && statusAnnouncedBy(o.stripeEventType) === o.remote.status
 
 const changedFields = (local: SessionFacts, remote: SessionFacts): Array<FieldChange> =>
   tracked.flatMap((field) =>
@@ -158,6 +173,36 @@ const firstKnowledge = rule("firstKnowledge", (o) => {
 })
 
 /**
+ * Stripe's event of a step, older than what the state knows (a webhook retried after a later step,
+ * an Events API snapshot older than the last change): recorded as that step with `late`, history
+ * only, when the timeline lacks it; replacing the step filled in for it (`confirms`) when there is
+ * one. Already there, or older than the timeline reaches: nothing. A creation arriving late after
+ * a redaction is not recorded: its facts are what the redaction erased.
+ */
+const lateStep = rule("lateStep", (o) => {
+  const newest = newestKnownAt(o.before)
+  if (newest === null || o.at >= newest || !announcesItsStatus(o)) return proceed()
+  const place = placeLateStep(o.before.timeline ?? undefined, o.remote.status, o.at)
+  if (place._tag === "known" || place._tag === "unknown") return stop()
+  const knowledge = { late: true, ...(place._tag === "confirms" ? { confirms: place.at } : {}) }
+  if (o.stripeEventType !== stepEventType(o.remote.status, true))
+    return stop(transitionInto(o.remote.status, o, knowledge))
+  if (isRedacted(o.current.redactionStatus)) return stop()
+  return stop({
+    _tag: "SessionStarted",
+    sessionId: o.sessionId,
+    at: o.at,
+    source: o.source,
+    stripeEventType: o.stripeEventType,
+    midLife: false,
+    facts: o.remote,
+    ...(o.masked.length === 0 ? {} : { masked: o.masked }),
+    ...(o.account === defaultAccount ? {} : { account: o.account }),
+    ...knowledge,
+  })
+})
+
+/**
  * Older than the last change or the newest authoritative read handled (`confirmedAt`, which moves
  * even when a read changes nothing): a late or replayed delivery, or a slow read. Nothing,
  * whatever the source.
@@ -193,10 +238,19 @@ const ambiguousSameSecond = rule("ambiguousSameSecond", (o) =>
     : proceed(),
 )
 
-/** A status reachable by a legal path: one transition per step, missed steps filled in. */
+/**
+ * A status reachable by a legal path: one transition per step, missed steps filled in. A step
+ * not seen happening (every missed one; the last too when a read or another event showed it)
+ * says since when it may have been taken (`since`), so its real step, arriving late, replaces it.
+ */
 const statusPath = rule("statusPath", (o) => {
   const path = statusMoved(o) ? legalPath(o) : undefined
-  return path === undefined ? proceed() : proceed(...path.map((step) => transitionInto(step, o)))
+  if (path === undefined) return proceed()
+  const since = { since: newestKnownAt(o.before) ?? o.remote.created }
+  const seen = announcesItsStatus(o)
+  return proceed(
+    ...path.map((step, i) => transitionInto(step, o, seen && i === path.length - 1 ? {} : since)),
+  )
 })
 
 /** An authoritative read that no legal path explains wins, and both sides are kept. */
@@ -281,6 +335,7 @@ export const observationRules = [
   otherSession,
   otherAccount,
   firstKnowledge,
+  lateStep,
   stale,
   terminalWebhook,
   unknownStatusWebhook,

@@ -9,6 +9,7 @@ import { Schema } from "effect"
 import { defaultAccount } from "./account.ts"
 import type { FieldChange, SessionEvent } from "./events.ts"
 import { isRedacted, redactionRank, SessionFacts } from "./facts.ts"
+import { emptyTimeline, recordStep, Timeline } from "./steps.ts"
 
 /**
  * A session's state. A Schema, so a stored projection can be decoded back rather than trusted.
@@ -27,6 +28,10 @@ import { isRedacted, redactionRank, SessionFacts } from "./facts.ts"
  *   `observedAt` of the stream's authoritative events. Absent in states stored before it.
  * - `account`: the Stripe account the session belongs to, set by `SessionStarted`; `null` before
  *   it started. Absent in states stored before accounts: read it with `accountOf`.
+ * - `timeline`: the last steps the history records (`steps.ts`), so a late step is recorded only
+ *   when the history lacks it. `null` (or absent, in states stored before it) when unknown: a
+ *   state folded from its stream has one; a stored state from before late steps gets one when
+ *   the projection is rebuilt, and until then records no late step.
  */
 export const SessionState = Schema.Struct({
   sessionId: Schema.NullOr(Schema.String),
@@ -37,6 +42,7 @@ export const SessionState = Schema.Struct({
   capturedOutputs: Schema.Array(Schema.String),
   confirmedAt: Schema.optionalKey(Schema.NullOr(Schema.Int)),
   account: Schema.optionalKey(Schema.NullOr(Schema.String)),
+  timeline: Schema.optionalKey(Schema.NullOr(Timeline)),
 })
 export type SessionState = typeof SessionState.Type
 
@@ -49,6 +55,7 @@ export const initialState: SessionState = {
   capturedOutputs: [],
   confirmedAt: null,
   account: null,
+  timeline: emptyTimeline,
 }
 
 /**
@@ -69,6 +76,7 @@ const changed = (
   at: number,
   facts: SessionFacts | null,
   capturedOutputs: ReadonlyArray<string> = state.capturedOutputs,
+  timeline: Timeline | null = state.timeline ?? null,
 ): SessionState => ({
   sessionId: state.sessionId,
   version: state.version + 1,
@@ -78,6 +86,7 @@ const changed = (
   capturedOutputs,
   confirmedAt: state.confirmedAt ?? null,
   account: state.account ?? null,
+  timeline,
 })
 
 /** Only the version moves (an event with no effect on the session's facts). */
@@ -93,8 +102,21 @@ const applyChanges = (facts: SessionFacts, changes: ReadonlyArray<FieldChange>):
   return next as SessionFacts
 }
 
+/** The timeline once `event`'s step is recorded; unknown stays unknown. */
+const stepped = (state: SessionState, event: SessionEvent): Timeline | null =>
+  state.timeline == null ? null : recordStep(state.timeline, event)
+
+/** A late step is history only: the version and the timeline move, the present does not. */
+const isLate = (event: SessionEvent): boolean => "late" in event && event.late === true
+
 /** Folds one event into the state. Total: an event it does not know only bumps the version. */
-export const evolve = (state: SessionState, event: SessionEvent): SessionState => {
+export const evolve = (state: SessionState, event: SessionEvent): SessionState =>
+  isLate(event)
+    ? { ...state, version: state.version + 1, timeline: stepped(state, event) }
+    : present(state, event)
+
+/** `evolve` for an event on time: it moves the present (and records its step). */
+const present = (state: SessionState, event: SessionEvent): SessionState => {
   switch (event._tag) {
     case "SessionStarted":
       return {
@@ -106,9 +128,17 @@ export const evolve = (state: SessionState, event: SessionEvent): SessionState =
         capturedOutputs: [],
         confirmedAt: state.confirmedAt ?? null,
         account: event.account ?? defaultAccount,
+        // The first event: the history's steps start here, so the timeline is complete.
+        timeline: recordStep(emptyTimeline, event),
       }
     case "SessionSubmitted":
-      return changed(state, event.at, state.facts && { ...state.facts, status: "processing" })
+      return changed(
+        state,
+        event.at,
+        state.facts && { ...state.facts, status: "processing" },
+        state.capturedOutputs,
+        stepped(state, event),
+      )
     case "SessionVerified":
       return changed(
         state,
@@ -118,6 +148,8 @@ export const evolve = (state: SessionState, event: SessionEvent): SessionState =
           status: "verified",
           lastVerificationReport: event.lastVerificationReport,
         },
+        state.capturedOutputs,
+        stepped(state, event),
       )
     case "VerificationFailed":
       return changed(
@@ -129,9 +161,17 @@ export const evolve = (state: SessionState, event: SessionEvent): SessionState =
           lastError: { code: event.code, reason: event.reason },
           lastVerificationReport: event.lastVerificationReport,
         },
+        state.capturedOutputs,
+        stepped(state, event),
       )
     case "SessionCanceled":
-      return changed(state, event.at, state.facts && { ...state.facts, status: "canceled" })
+      return changed(
+        state,
+        event.at,
+        state.facts && { ...state.facts, status: "canceled" },
+        state.capturedOutputs,
+        stepped(state, event),
+      )
     case "SessionUpdated":
       return changed(state, event.at, state.facts && applyChanges(state.facts, event.changes))
     case "RedactionStarted":
@@ -157,6 +197,7 @@ export const evolve = (state: SessionState, event: SessionEvent): SessionState =
         facts: { ...event.remote, redactionStatus },
         lastChangeAt: later(state.lastChangeAt, event.at),
         capturedOutputs: isRedacted(redactionStatus) ? [] : state.capturedOutputs,
+        timeline: stepped(state, event),
       }
     }
     case "VerifiedOutputsCaptured":

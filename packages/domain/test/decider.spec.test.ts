@@ -3,14 +3,17 @@
  * per observation rule (the README's rule table), and the action rules of the fact sheet §2.3:
  * given events, when a command, then events or an error.
  */
+import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import {
+  decide,
   factsOf,
   lifecycleDiagram,
   looksLikeSecret,
   type ObservationRuleName,
   observationRules,
   pathBetween,
+  stepsInStripeOrder,
 } from "../src/index.ts"
 import { apiRead, given, SESSION_ID, session, started, stringsIn, webhook } from "./support/sessions.ts"
 
@@ -95,6 +98,144 @@ describe("observations (design.md §3), rule by rule", () => {
     })
   })
 
+  rule("lateStep", () => {
+    /** Stripe's own event of a step, as a webhook or an Events API snapshot brings it. */
+    const step = (
+      snapshot: typeof created,
+      at: number,
+      type: string,
+      source: "webhook" | "events_api" = "webhook",
+    ) =>
+      ({
+        ...webhook(snapshot, at, `evt_${type}_${at}`),
+        source,
+        stripeEventType: `identity.verification_session.${type}`,
+      }) as const
+    const failedThenSubmitted = [
+      ...started(created, 100),
+      { _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 101 } as const,
+      { _tag: "SessionVerified", sessionId: SESSION_ID, at: 110, lastVerificationReport: "vr_1" } as const,
+    ]
+
+    it("a step's event older than the last change, missing from the history, is recorded late: history only, the present stays", () => {
+      const history = [
+        ...started(created, 100),
+        { _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 110 } as const,
+      ]
+      const state = given(history)
+        .when(step(failed, 105, "requires_input"))
+        .thenEvents([
+          {
+            _tag: "VerificationFailed",
+            sessionId: SESSION_ID,
+            at: 105,
+            late: true,
+            code: "document_expired",
+            reason: "The document is expired.",
+            lastVerificationReport: "vr_1",
+          },
+        ])
+      const before = given(history).state
+      expect({ ...state, version: before.version, timeline: before.timeline }).toEqual(before)
+      expect(state.timeline?.steps.map((s) => [s.status, s.at])).toEqual([
+        ["requires_input", 100],
+        ["requires_input", 105],
+        ["processing", 110],
+      ])
+    })
+
+    it("the same step arriving again, by another path (Events API after the webhook), records nothing", () => {
+      const once = given(failedThenSubmitted)
+        .when(step(processing, 101, "processing"))
+        .thenEvents([])
+      expect(once.version).toBe(given(failedThenSubmitted).state.version)
+      const history = [
+        ...started(created, 100),
+        { _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 110 } as const,
+      ]
+      const late = given(history)
+        .when(step(failed, 105, "requires_input"))
+        .thenTags(["VerificationFailed"])
+      given([...history, ...late.events])
+        .when(step(failed, 105, "requires_input", "events_api"))
+        .thenEvents([])
+    })
+
+    it("a step filled in by a jump is replaced by its real step arriving late (confirms), not recorded twice", () => {
+      // A read at 120 saw verified: submitted and verified were filled in, taken some time in [100, 120].
+      const jumped = given(started(created, 100))
+        .when(apiRead(verified, 120))
+        .thenTags(["SessionSubmitted", "SessionVerified"])
+      expect(jumped.events.map((e) => ("since" in e ? e.since : undefined))).toEqual([100, 100])
+      const history = [...started(created, 100), ...jumped.events]
+      const late = {
+        _tag: "SessionVerified",
+        sessionId: SESSION_ID,
+        at: 115,
+        late: true,
+        confirms: 120,
+        lastVerificationReport: "vr_1",
+      } as const
+      const real = given(history)
+        .when(step(verified, 115, "verified"))
+        .thenEvents([late])
+      expect(real.facts?.status).toBe("verified")
+      expect(real.timeline?.steps.map((s) => [s.status, s.at, s.since])).toEqual([
+        ["requires_input", 100, 100],
+        ["verified", 115, undefined],
+        ["processing", 120, 100],
+      ])
+      // Read back in Stripe's order: the filled-in submission was taken before the real verification.
+      expect(stepsInStripeOrder([...history, late]).map((s) => [s.status, s.at])).toEqual([
+        ["requires_input", 100],
+        ["processing", 120],
+        ["verified", 115],
+      ])
+    })
+
+    it("a late creation is recorded as a late SessionStarted (the history began mid-life), never after a redaction", () => {
+      const midLife = given([])
+        .when(step(processing, 110, "processing"))
+        .thenTags(["SessionStarted"])
+      const { events } = given(midLife.events)
+        .when(step(created, 100, "created"))
+        .thenTags(["SessionStarted"])
+      expect(events[0]).toMatchObject({
+        late: true,
+        midLife: false,
+        at: 100,
+        facts: { status: "requires_input" },
+      })
+      const redacted = session({
+        status: "verified",
+        redaction: { status: "redacted" },
+        last_verification_report: "vr_1",
+      })
+      const gone = given([]).when(apiRead(redacted, 200)).thenTags(["SessionStarted"])
+      given(gone.events)
+        .when(step(created, 100, "created"))
+        .thenEvents([])
+    })
+
+    it("reads, and webhooks that announce no step of their status (redacted), stay stale", () => {
+      given(failedThenSubmitted).when(apiRead(failed, 105)).thenEvents([])
+      given(failedThenSubmitted)
+        .when(step(verified, 105, "redacted"))
+        .thenEvents([])
+      given(failedThenSubmitted).when(webhook(failed, 105)).thenEvents([])
+    })
+
+    it("a state whose timeline is unknown (stored before late steps) records no late step", () => {
+      const history = [
+        ...started(created, 100),
+        { _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 110 } as const,
+      ]
+      const { timeline: _, ...stored } = given(history).state
+      const decision = decide(step(failed, 105, "requires_input"), stored)
+      expect(Result.getOrThrow(decision)).toEqual([])
+    })
+  })
+
   rule("stale", () => {
     it("an observation older than the last change is stale: no events", () => {
       const history = [
@@ -155,15 +296,21 @@ describe("observations (design.md §3), rule by rule", () => {
   rule("statusPath", () => {
     it("a newer observation of a directly reachable status emits that transition", () => {
       given(started(created, 100))
-        .when(webhook(processing, 101))
+        .when({ ...webhook(processing, 101), stripeEventType: "identity.verification_session.processing" })
         .thenEvents([{ _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 101 }])
+    })
+
+    it("a step not seen happening (no event of that step brought it) says since when it may have been taken", () => {
+      given(started(created, 100))
+        .when(webhook(processing, 101))
+        .thenEvents([{ _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 101, since: 100 }])
     })
 
     it("a newer observation reachable only through missed steps emits every step of the legal path", () => {
       given(started(created, 100))
-        .when(webhook(verified, 120))
+        .when({ ...webhook(verified, 120), stripeEventType: "identity.verification_session.verified" })
         .thenEvents([
-          { _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 120 },
+          { _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 120, since: 100 },
           { _tag: "SessionVerified", sessionId: SESSION_ID, at: 120, lastVerificationReport: "vr_1" },
         ])
     })
@@ -174,7 +321,7 @@ describe("observations (design.md §3), rule by rule", () => {
         { _tag: "SessionSubmitted", sessionId: SESSION_ID, at: 101 } as const,
       ]
       given(history)
-        .when(webhook(failed, 102))
+        .when({ ...webhook(failed, 102), stripeEventType: "identity.verification_session.requires_input" })
         .thenEvents([
           {
             _tag: "VerificationFailed",
