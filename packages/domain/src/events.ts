@@ -8,6 +8,7 @@
 import { Schema } from "effect"
 import { SessionFacts, trackedFields } from "./facts.ts"
 import { ErrorCode, RedactionStatus, SessionOptions, SessionStatus } from "./session.ts"
+import { SessionErased, VaultAccessed, VerifiedOutputsVaulted } from "./vault.ts"
 
 /** Where an observation came from. Only `api` and `reconciler` reads are authoritative. */
 export const Source = Schema.Literals(["webhook", "events_api", "api", "reconciler"])
@@ -155,6 +156,9 @@ export const SessionEvent = Schema.Union([
   CancelRequested,
   RedactionRequested,
   UpdateRequested,
+  SessionErased,
+  VaultAccessed,
+  VerifiedOutputsVaulted,
 ])
 export type SessionEvent = typeof SessionEvent.Type
 export type SessionEventType = SessionEvent["_tag"]

@@ -140,6 +140,9 @@ export const mapPersonalEvent = (event: SessionEvent, f: PersonalValueMap): Sess
     case "RefreshCompleted":
     case "CancelRequested":
     case "RedactionRequested":
+    case "SessionErased":
+    case "VaultAccessed":
+    case "VerifiedOutputsVaulted":
       return event
   }
 }

@@ -209,6 +209,9 @@ const present = (state: SessionState, event: SessionEvent): SessionState => {
     case "CancelRequested":
     case "RedactionRequested":
     case "UpdateRequested":
+    case "SessionErased":
+    case "VaultAccessed":
+    case "VerifiedOutputsVaulted":
       return counted(state)
     default:
       return counted(state)
