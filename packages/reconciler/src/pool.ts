@@ -16,7 +16,7 @@
  * @since 0.1.0
  */
 import { type DatabaseError, EventStore, type EventStoreService } from "@idtrail/store"
-import { Cause, Duration, Effect, Exit, Fiber, Option } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Option, Schema } from "effect"
 import { InvalidConfig, type StripeAuthRefused } from "./errors.ts"
 import { type ReconcileOptions, reconcileEffect } from "./reconcile.ts"
 import type { Report } from "./report.ts"
@@ -181,3 +181,11 @@ export const runPool = Effect.fn("reconciler.pool")(function* (options: PoolOpti
 
 /** What ends a pool instead of a report. */
 export type PoolError = InvalidConfig | StripeAuthRefused | DatabaseError
+
+/** A pool's round went to its end with accounts incomplete (exit 1, as an incomplete run). */
+export class PoolIncomplete extends Schema.TaggedError<PoolIncomplete>()("PoolIncomplete", {
+  pool: Schema.String,
+  round: Schema.Number,
+  accounts: Schema.Array(Schema.String),
+  message: Schema.String,
+}) {}

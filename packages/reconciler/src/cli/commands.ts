@@ -11,6 +11,7 @@ import { audit } from "./audit.ts"
 import { type CliContext, describeStore } from "./context.ts"
 import { erase } from "./erase.ts"
 import { EnvironmentVariables } from "./help.ts"
+import { poolCommand } from "./pool.ts"
 import { reconcileCommand } from "./reconcile.ts"
 import { runSimulatorCli } from "./sim.ts"
 
@@ -82,19 +83,46 @@ const reconcile = (ctx: CliContext) =>
         ),
         Flag.optional,
       ),
+      // The pool (cli/pool.ts): any of these three makes the command a pool.
+      accounts: Flag.String("accounts").pipe(
+        Flag.withDescription(
+          "a pool over several accounts: all (the --account and every connected account Stripe lists) or a comma list (the --account, acct_…); processes with the same --mode and --accounts share each round through Postgres",
+        ),
+        Flag.optional,
+      ),
+      workers: Flag.String("workers").pipe(
+        Flag.withDescription("a pool: accounts reconciled at once in this process (1 to 64, default 1)"),
+        Flag.optional,
+      ),
+      leaseSeconds: Flag.String("lease-seconds").pipe(
+        Flag.withDescription(
+          "a pool: an account's lease, renewed while its run goes on (default 300); a crashed process's accounts are taken over once it expires",
+        ),
+        Flag.optional,
+      ),
     },
-    ({ report, ...flags }) =>
-      reconcileCommand(
-        ctx,
-        {
+    ({ report, accounts, workers, leaseSeconds, ...flags }) =>
+      Effect.gen(function* () {
+        const parsed = {
           ...flags,
           dataDir: Option.getOrUndefined(flags.dataDir),
           simulate: Option.getOrUndefined(flags.simulate),
           every: Option.getOrUndefined(flags.every),
           concurrency: Option.getOrUndefined(flags.concurrency),
-        },
-        Option.getOrUndefined(report),
-      ),
+        }
+        if (Option.isSome(accounts) || Option.isSome(workers) || Option.isSome(leaseSeconds))
+          return yield* poolCommand(
+            ctx,
+            parsed,
+            {
+              accounts: Option.getOrUndefined(accounts),
+              workers: Option.getOrUndefined(workers),
+              leaseSeconds: Option.getOrUndefined(leaseSeconds),
+            },
+            Option.getOrUndefined(report),
+          )
+        return yield* reconcileCommand(ctx, parsed, Option.getOrUndefined(report))
+      }),
   ).pipe(
     Command.withShortDescription("compare the local record with Stripe and repair drift"),
     Command.withDescription(
