@@ -119,6 +119,8 @@ export class Simulator {
   readonly platform: Simulator | undefined
   /** When the account was created (unix seconds). */
   readonly created: number
+  /** A connected account's position among the platform's, from 1 (its ids carry it); 0 for the platform. */
+  readonly tag: number
   readonly sessions = new SessionTable()
   readonly events = new EventLog()
   readonly sessionIds: IdCodec
@@ -154,6 +156,7 @@ export class Simulator {
     this.#accountIds = makeRandom(hash32(this.seed, 0xacc7))
     this.accountId = connected?.id ?? `acct_1${randomToken(this.#accountIds, 15)}`
     this.created = this.clock.nowSeconds()
+    this.tag = connected?.tag ?? 0
     this.sessionIds = makeIdCodec("vs_", this.seed, connected?.tag)
     this.eventIds = makeIdCodec("evt_", this.seed, connected?.tag)
     this.reportIds = makeIdCodec("vr_", this.seed, connected?.tag)
@@ -251,7 +254,7 @@ export class Simulator {
     const index = (id: string, param: string): number => {
       const a = this.#connectedById.get(id)
       if (a === undefined) throw resourceMissing("account", id, param)
-      return all.indexOf(a)
+      return a.tag - 1
     }
     const result = page({
       size: all.length,
