@@ -67,6 +67,12 @@ export const describeChange = (event: SessionEvent): string => {
           .concat(event.providedDetailsFields)
           .join(", ") || "nothing"
       }`
+    case "SessionErased":
+      return `erased: ${event.reason}`
+    case "VaultAccessed":
+      return `vault read (${event.fields.join(", ")}): ${event.reason}`
+    case "VerifiedOutputsVaulted":
+      return `verified outputs vaulted: ${event.fields.join(", ")} until ${new Date(event.expiresAt * 1000).toISOString()}`
   }
 }
 

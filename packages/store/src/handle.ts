@@ -7,6 +7,8 @@
  * @since 0.1.0
  */
 import {
+  accountKeyOf,
+  accountOf,
   confirm,
   type DecideError,
   decideAndFold,
@@ -92,10 +94,21 @@ export interface HandleOptions {
   readonly dryRun?: boolean
 }
 
-/** The event metadata a command implies, completed by what the caller says. */
-export const metadataFor = (command: SessionCommand, context: CommandContext): EventMetadata => {
+/**
+ * The event metadata a command implies, completed by what the caller says. The account and
+ * `livemode` are the observation's (the account it was seen through, the snapshot's mode); a
+ * request's are the session's, from `state`.
+ */
+export const metadataFor = (
+  command: SessionCommand,
+  context: CommandContext,
+  state?: SessionState,
+): EventMetadata => {
   const observe = command._tag === "Observe" ? command : undefined
   const stripeEventId = observe?.stripeEventId ?? null
+  const account =
+    observe === undefined ? (state === undefined ? null : accountOf(state)) : accountKeyOf(observe.account)
+  const livemode = observe === undefined ? state?.facts?.livemode : observe.session.livemode
   return {
     source: observe?.source ?? "local",
     stripeEventId,
@@ -104,6 +117,7 @@ export const metadataFor = (command: SessionCommand, context: CommandContext): E
     causationId: context.causationId ?? stripeEventId,
     correlationId: context.correlationId ?? null,
     actor: context.actor,
+    ...(account === null || typeof livemode !== "boolean" ? {} : { account, livemode }),
   }
 }
 
@@ -139,7 +153,6 @@ export const handle = (ctx: StoreContext) => {
   ): Effect.fn.Return<HandleResult, HandleError> {
     const id = yield* Effect.fromResult(checkStreamId(streamId))
     const maxRetries = yield* checkMaxRetries(options.maxRetries ?? 5)
-    const metadata = metadataFor(command, context)
     const codec = codecOf(ctx)
     const once = Effect.gen(function* () {
       const stored = yield* loadState(ctx)(id)
@@ -156,6 +169,7 @@ export const handle = (ctx: StoreContext) => {
           ? { ...command, session: erasePersonalSession(command.session) }
           : command
       const decided = yield* Effect.fromResult(decideAndFold(decidedOn, state))
+      const metadata = metadataFor(command, context, state)
       // The confirm step: an authoritative read moves confirmedAt, with or without events.
       const after = confirm(command, decided.state)
       if (decided.events.length === 0) {

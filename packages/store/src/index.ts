@@ -68,5 +68,12 @@ export type { CatchUpResult, Projection, ProjectionOptions, ProjectionProgress }
 export { openStore, type PromiseStore } from "./promise.ts"
 export type { Checkpoint, ReadAllOptions, ReadAllPage, RecordedEvent } from "./read.ts"
 export type { CursorKind, QuarantinedSession, QuarantineEntry, RunState } from "./run-state.ts"
-export { type CreatedSession, maxPage, type SessionQueries, type UnsettledSession } from "./sessions.ts"
+export {
+  type CreatedSession,
+  checkFilter,
+  maxPage,
+  type SessionFilter,
+  type SessionQueries,
+  type UnsettledSession,
+} from "./sessions.ts"
 export { type EventTypeVersions, type EventVersions, type Upcaster, versionKey } from "./upcasting.ts"

@@ -33,12 +33,21 @@ export const EventMetadata = Schema.Struct({
   /** The id shared by everything one request or run caused. */
   correlationId: Schema.NullOr(Schema.String),
   actor: Actor,
+  /**
+   * The Stripe account of the session: its platform account's name or a connected account's
+   * `acct_…`. Absent in events written before accounts: `"default"`.
+   */
+  account: Schema.optionalKey(Schema.String),
+  /** The session's `livemode`. Absent in events written before accounts. */
+  livemode: Schema.optionalKey(Schema.Boolean),
 })
 export type EventMetadata = typeof EventMetadata.Type
 
 const sources: ReadonlySet<unknown> = new Set(EventSource.literals)
 const actorKinds: ReadonlySet<unknown> = new Set(Actor.fields.kind.literals)
-const metadataKeys = Object.keys(EventMetadata.fields).length
+// The keys every metadata has, and with the two optional ones (which handle always writes).
+const requiredKeys = Object.keys(EventMetadata.fields).length - 2
+const allKeys = requiredKeys + 2
 const nullOrString = (u: unknown): boolean => u === null || typeof u === "string"
 const isRecord = (u: unknown): u is Record<string, unknown> => {
   if (typeof u !== "object" || u === null) return false
@@ -47,8 +56,8 @@ const isRecord = (u: unknown): u is Record<string, unknown> => {
 }
 
 /**
- * `true` only for metadata the schema takes exactly as it is: its seven keys and no other, each of
- * the right type. Appends check this first, because the schema's decoder is several times slower
+ * `true` only for metadata the schema takes exactly as it is: its seven required keys, or those and
+ * `account` and `livemode`, and no other, each of the right type. Appends check this first, because the schema's decoder is several times slower
  * on the hottest path; anything else goes through `EventMetadata` itself, which decides (and says
  * what is wrong). A test holds this check to the schema.
  */
@@ -56,8 +65,10 @@ export const isExactMetadata = (u: unknown): u is EventMetadata => {
   if (!isRecord(u)) return false
   const m = u
   const actor = m.actor
+  const keys = Object.keys(m).length
   return (
-    Object.keys(m).length === metadataKeys &&
+    (keys === requiredKeys ||
+      (keys === allKeys && typeof m.account === "string" && typeof m.livemode === "boolean")) &&
     sources.has(m.source) &&
     nullOrString(m.stripeEventId) &&
     nullOrString(m.stripeEventType) &&

@@ -35,6 +35,16 @@ export interface UnsettledSession {
   readonly needsRefresh: boolean
 }
 
+/**
+ * Which sessions a query covers: one Stripe account's (its key: a platform account's name or a
+ * connected account's `acct_…`; sessions recorded before accounts are `"default"`'s), one mode's
+ * (`livemode`), or, when absent, every account's and both modes'.
+ */
+export interface SessionFilter {
+  readonly account?: string | undefined
+  readonly livemode?: boolean | undefined
+}
+
 /** The projection's queries, bound to one store. */
 export interface SessionQueries {
   /**
@@ -42,21 +52,25 @@ export interface SessionQueries {
    * or waiting for a refresh. One page of at most `limit` sessions after the id `after`, in id
    * order; the next page starts after the last `sessionId` of this one.
    */
-  readonly unsettled: (options: {
-    readonly after: string | null
-    readonly limit: number
-  }) => Effect.Effect<ReadonlyArray<UnsettledSession>, InvalidArgument | DatabaseError>
+  readonly unsettled: (
+    options: {
+      readonly after: string | null
+      readonly limit: number
+    } & SessionFilter,
+  ) => Effect.Effect<ReadonlyArray<UnsettledSession>, InvalidArgument | DatabaseError>
   /**
    * Sessions Stripe created in `[from, to]` (unix seconds, both ends included; `to: null` has no
    * upper end), newest first as Stripe lists them (ties by id, descending). One page of at most
    * `limit`; the next page starts after the last session of this one.
    */
-  readonly createdBetween: (options: {
-    readonly from: number
-    readonly to: number | null
-    readonly after?: CreatedSession | null | undefined
-    readonly limit: number
-  }) => Effect.Effect<ReadonlyArray<CreatedSession>, InvalidArgument | DatabaseError>
+  readonly createdBetween: (
+    options: {
+      readonly from: number
+      readonly to: number | null
+      readonly after?: CreatedSession | null | undefined
+      readonly limit: number
+    } & SessionFilter,
+  ) => Effect.Effect<ReadonlyArray<CreatedSession>, InvalidArgument | DatabaseError>
 }
 
 const invalid = (argument: string, message: string) => Effect.fail(new InvalidArgument({ argument, message }))
@@ -69,8 +83,42 @@ const badLimit = (limit: unknown) =>
 
 const isSeconds = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value)
 
+/** A filter's problem, if any: an account is a non-empty string, a mode a boolean. */
+export const checkFilter = (filter: SessionFilter): InvalidArgument | undefined => {
+  const { account, livemode } = filter
+  if (account !== undefined && (typeof account !== "string" || account.length === 0))
+    return new InvalidArgument({
+      argument: "account",
+      message: `account must be a non-empty account key (a platform account's name or acct_…), got ${JSON.stringify(account)}`,
+    })
+  if (livemode !== undefined && typeof livemode !== "boolean")
+    return new InvalidArgument({
+      argument: "livemode",
+      message: `livemode must be true or false when present, got ${JSON.stringify(livemode)}`,
+    })
+  return undefined
+}
+
+/**
+ * The filter's conditions on the session row aliased `alias`, each starting with `and`; nothing
+ * when absent. Written only when given, so an account's query reads the (account, created) index.
+ */
+export const filterSql = (filter: SessionFilter, alias = "v") => {
+  const column = (name: string) => sql.ref(`${alias}.${name}`)
+  return sql.join(
+    [
+      sql``,
+      ...(filter.account === undefined ? [] : [sql`and ${column("account")} = ${filter.account}`]),
+      ...(filter.livemode === undefined ? [] : [sql`and ${column("livemode")} = ${filter.livemode}`]),
+    ],
+    sql` `,
+  )
+}
+
 export const sessions = (ctx: StoreContext): SessionQueries => ({
-  unsettled: ({ after, limit }) => {
+  unsettled: ({ after, limit, ...filter }) => {
+    const bad = checkFilter(filter)
+    if (bad !== undefined) return Effect.fail(bad)
     if (!isPageSize(limit)) return badLimit(limit)
     if (after !== null && typeof after !== "string")
       return invalid("after", `after must be a session id or null, got ${typeof after}`)
@@ -83,9 +131,9 @@ export const sessions = (ctx: StoreContext): SessionQueries => ({
           needs_refresh: boolean
         }>`
           select session_id, extract(epoch from created)::float8 as created, confirmed_at::text, needs_refresh
-            from ${ctx.ref("verification_sessions")}
+            from ${ctx.ref("verification_sessions")} v
           where (needs_refresh or status is null or status not in (${sql.join(terminalStatuses)}))
-            and (${after}::text is null or session_id > ${after})
+            and (${after}::text is null or session_id > ${after}) ${filterSql(filter)}
           order by session_id
           limit ${limit}`.execute(ctx.db),
       ),
@@ -98,7 +146,9 @@ export const sessions = (ctx: StoreContext): SessionQueries => ({
         })),
     )
   },
-  createdBetween: ({ from, to, after = null, limit }) => {
+  createdBetween: ({ from, to, after = null, limit, ...filter }) => {
+    const bad = checkFilter(filter)
+    if (bad !== undefined) return Effect.fail(bad)
     if (!isSeconds(from)) return invalid("from", `from must be unix seconds, got ${String(from)}`)
     if (to !== null && !isSeconds(to))
       return invalid("to", `to must be unix seconds or null, got ${String(to)}`)
@@ -116,7 +166,7 @@ export const sessions = (ctx: StoreContext): SessionQueries => ({
            where v.created >= to_timestamp(${from}::float8)
              and (${to}::float8 is null or v.created <= to_timestamp(${to}::float8))
              and (v.created, v.session_id) < (coalesce(to_timestamp(${after?.created ?? null}::float8), 'infinity'),
-                                             coalesce(${after?.id ?? null}::text, ''))
+                                             coalesce(${after?.id ?? null}::text, '')) ${filterSql(filter)}
            order by v.created desc, v.session_id desc
            limit ${limit}`.execute(ctx.db),
       ),
