@@ -279,23 +279,34 @@ export const vault = (ctx: StoreContext): Vault => {
       const expiresAt = new Date(now.getTime() + Duration.toMillis(retention.value))
       const fields = rows.flatMap((r) => r.fields).sort()
       const at = Math.floor(now.getTime() / 1000)
-      // Recorded first: a value is never kept without the log saying so.
-      yield* record(
+      // Recorded first: a value is never kept without the log saying so. Not for a session
+      // erased meanwhile (asked of the table: another process's erasure may not be in our cache).
+      const recorded = yield* record(
         id,
         (state) =>
-          Effect.succeed(
-            isRedacted(state.facts?.redactionStatus ?? null)
-              ? undefined
-              : {
-                  _tag: "VerifiedOutputsVaulted",
-                  sessionId: id,
-                  at,
-                  fields,
-                  expiresAt: Math.floor(expiresAt.getTime() / 1000),
-                },
-          ),
+          isRedacted(state.facts?.redactionStatus ?? null)
+            ? Effect.succeed(undefined)
+            : Effect.map(
+                query("vaultErased", () =>
+                  ctx.connection.pool.query<{ erased: boolean }>(
+                    `select exists (select from "${ctx.schema}".session_erasures where session_id = $1) as erased`,
+                    [id],
+                  ),
+                ),
+                (r) =>
+                  r.rows[0]?.erased === true
+                    ? undefined
+                    : ({
+                        _tag: "VerifiedOutputsVaulted",
+                        sessionId: id,
+                        at,
+                        fields,
+                        expiresAt: Math.floor(expiresAt.getTime() / 1000),
+                      } as const),
+              ),
         localMetadata(actor, at, options.correlationId),
       )
+      if (recorded === "nothing") return { _tag: "Erased" } as const
       const written = yield* query("vaultKeep", () =>
         ctx.connection.pool.query(
           `insert into ${t} (session_id, kind, fields, value, kept_at, expires_at)

@@ -10,7 +10,7 @@ import { sql } from "kysely"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { contextOf } from "../src/context.ts"
 import { localKeyEncryption } from "../src/crypto/kek.ts"
-import type { PromiseStore } from "../src/index.ts"
+import { openStore, type PromiseStore } from "../src/index.ts"
 import { type ProvidedDetails, type Vault, vault } from "../src/vault.ts"
 import { actor, backends, dbOf, observation, openTestStore, snapshot } from "./fixtures.ts"
 
@@ -75,8 +75,9 @@ for (const { name, databaseUrl } of backends) {
   describe(`the vault on ${name}`, () => {
     let store: PromiseStore & { dispose: () => Promise<void> }
     let v: ReturnType<typeof vaultOf>
+    const firstKek = kek()
     beforeAll(async () => {
-      store = await openTestStore(databaseUrl, { encryption: kek() })
+      store = await openTestStore(databaseUrl, { encryption: firstKek })
       v = vaultOf(store)
     })
     afterAll(async () => {
@@ -318,6 +319,87 @@ for (const { name, databaseUrl } of backends) {
       expect((await store.state(id)).version).toBe(version)
       expect(text(await vaultRows(store)) + (await logDump(store))).not.toContain("Bea")
     })
+
+    // Concurrency on real Postgres only: PGlite is one connection, so nothing there runs at once.
+    it.skipIf(databaseUrl === undefined)(
+      "concurrent reads are each recorded, and a keep racing an erasure never leaves a row",
+      async () => {
+        const id = await session()
+        await v.keep(id, { providedDetails: { email: "con@example.com" } }, { actor, retention: "1 day" })
+        const reads = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => v.read(id, { actor: dpo, reason: `parallel ${i}` })),
+        )
+        expect(reads.every((r) => r.providedDetails?.email === "con@example.com")).toBe(true)
+        const reasons = (await eventsOf(store, id, "VaultAccessed")).map(
+          (e) => (e.event as { reason: string }).reason,
+        )
+        expect(reasons.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `parallel ${i}`).sort())
+
+        const ids = await Promise.all(Array.from({ length: 8 }, () => session()))
+        const outcomes = await Promise.all(
+          ids.flatMap((sid, i) => [
+            v.keep(
+              sid,
+              { verifiedOutputs: outputs("Racer", "racer@example.com") },
+              { actor, retention: "1 day" },
+            ),
+            // Staggered, so erasures land before, during and after the keeps.
+            new Promise((resolve) => setTimeout(resolve, i * 4)).then(() =>
+              store.erasure.erase(sid, { actor: dpo, reason: "race" }),
+            ),
+          ]),
+        )
+        expect(outcomes.length).toBe(16)
+        for (const sid of ids) expect(await vaultRows(store, sid)).toEqual([])
+        expect(text(await vaultRows(store))).not.toContain("Racer")
+      },
+    )
+
+    it.skipIf(databaseUrl === undefined)(
+      "a process that still has the key cached keeps nothing once another has destroyed it",
+      async () => {
+        const id = await session()
+        // A second store on the same schema, caching keys for a minute: another process.
+        const other = await openStore({
+          databaseUrl,
+          schema: store.schema,
+          migrate: false,
+          encryption: { keyEncryption: firstKek.keyEncryption, keyCacheMs: 60_000 },
+        })
+        try {
+          const w = vaultOf(other)
+          await w.read(id, { actor: dpo, reason: "warms the key cache" })
+          await store.erasure.erase(id, { actor: dpo, reason: "DSR-11" })
+          expect(
+            await w.keep(
+              id,
+              { verifiedOutputs: outputs("Stale", "stale@example.com") },
+              { actor, retention: "1 day" },
+            ),
+          ).toEqual({ _tag: "Erased" })
+          expect(await vaultRows(store, id)).toEqual([])
+          // Nor does the log say it kept anything after the erasure.
+          expect(await eventsOf(store, id, "VerifiedOutputsVaulted")).toEqual([])
+          // The key destroyed between that check and the write (here by hand, without the
+          // erasure's record): the row's foreign key refuses it.
+          const late = await session()
+          await w.read(late, { actor: dpo, reason: "warms the key cache" })
+          await sql`delete from ${sql.raw(`"${store.schema}".session_keys`)} where session_id = ${late}`.execute(
+            dbOf(store),
+          )
+          expect(
+            await w.keep(
+              late,
+              { verifiedOutputs: outputs("Late", "late@example.com") },
+              { actor, retention: "1 day" },
+            ),
+          ).toEqual({ _tag: "Erased" })
+          expect(await vaultRows(store, late)).toEqual([])
+        } finally {
+          await other.close()
+        }
+      },
+    )
 
     it("without a key-encryption key the vault refuses every operation (EncryptionOff), nothing written", async () => {
       // A context with no codec registered: a store opened without a KEK.
