@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import {
+  accountOf,
   isRedacted,
   ProvidedDetails as ProvidedDetailsSchema,
   type SessionEvent,
@@ -171,8 +172,8 @@ export const localMetadata = (
 /**
  * Appends one event that changes no personal value to an existing session's stream, on whatever
  * version it is at (a lost race is tried again on the new one). `make` sees the stored state and
- * returns `undefined` to append nothing. The stored state is folded as stored (its personal values
- * stay encrypted), as every append's is.
+ * returns `undefined` to append nothing. The metadata gets the session's account and `livemode`.
+ * The stored state is folded as stored (its personal values stay encrypted), as every append's is.
  */
 export const appendRecord =
   (ctx: StoreContext) =>
@@ -198,7 +199,15 @@ export const appendRecord =
         }
         const event = yield* make(state)
         if (event === undefined) return "nothing"
-        const result = yield* append(sessionId, [event], { expectedVersion: state.version, metadata, state })
+        // The session's account and mode, as for every local request (see `metadataFor`).
+        const livemode = state.facts?.livemode
+        const withAccount: EventMetadata =
+          typeof livemode === "boolean" ? { ...metadata, account: accountOf(state), livemode } : metadata
+        const result = yield* append(sessionId, [event], {
+          expectedVersion: state.version,
+          metadata: withAccount,
+          state,
+        })
         if (result._tag === "Appended") return "appended"
       }
       return yield* new ConflictRetriesExhausted({
