@@ -200,9 +200,10 @@ export const appendRecord =
         const event = yield* make(state)
         if (event === undefined) return "nothing"
         // The session's account and mode, as for every local request (see `metadataFor`).
+        const account = accountOf(state)
         const livemode = state.facts?.livemode
         const withAccount: EventMetadata =
-          typeof livemode === "boolean" ? { ...metadata, account: accountOf(state), livemode } : metadata
+          account !== null && typeof livemode === "boolean" ? { ...metadata, account, livemode } : metadata
         const result = yield* append(sessionId, [event], {
           expectedVersion: state.version,
           metadata: withAccount,
