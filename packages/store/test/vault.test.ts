@@ -237,6 +237,9 @@ for (const { name, databaseUrl } of backends) {
       expect(await vaultRows(store, id)).toHaveLength(1)
       await store.erasure.erase(id, { actor: dpo, reason: "DSR-9" })
       expect(await vaultRows(store, id)).toEqual([])
+      // The proof lists it with neither a key nor a vault row left.
+      const listed = await store.erasure.erased({ after: null, limit: 10_000 })
+      expect(listed.find((e) => e.sessionId === id)).toMatchObject({ keyRemains: false, vaultRemains: false })
       const read = await v.read(id, { actor: dpo, reason: "check erasure" })
       expect(read).toMatchObject({
         status: "erased",

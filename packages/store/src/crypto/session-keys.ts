@@ -34,6 +34,8 @@ export interface ErasedSession {
   readonly actor: Actor
   readonly reason: string
   readonly keyRemains: boolean
+  /** Whether a vault row remains for it (never: a row cannot outlive the key). */
+  readonly vaultRemains: boolean
 }
 
 export interface SessionKeys {
@@ -235,9 +237,11 @@ export const sessionKeys = (
           actor: Actor
           reason: string
           key_remains: boolean
+          vault_remains: boolean
         }>(
           `select e.session_id, e.erased_at, e.actor, e.reason,
-                  exists (select from ${t("session_keys")} k where k.session_id = e.session_id) as key_remains
+                  exists (select from ${t("session_keys")} k where k.session_id = e.session_id) as key_remains,
+                  exists (select from ${t("vault")} v where v.session_id = e.session_id) as vault_remains
              from ${t("session_erasures")} e
             where $1::text is null or e.session_id > $1
             order by e.session_id limit $2`,
@@ -251,6 +255,7 @@ export const sessionKeys = (
           actor: row.actor,
           reason: row.reason,
           keyRemains: row.key_remains,
+          vaultRemains: row.vault_remains,
         })),
     )
 
