@@ -10,11 +10,12 @@ import { isInStripeOrder } from "./commands.ts"
 import { AccountMismatch, SessionMismatch } from "./errors.ts"
 import type { FieldChange, SessionEvent } from "./events.ts"
 import { isRedacted, jsonEqual, redactionRank, type SessionFacts, trackedFields as tracked } from "./facts.ts"
-import { isTerminal, pathBetween } from "./lifecycle.ts"
+import { isTerminal, pathBetween, transitions } from "./lifecycle.ts"
 import { type Observation, proceed, refuse, rule, stop, type Verdict } from "./observation.ts"
+import { erasedValue, mapPersonalEvent } from "./personal.ts"
 import { isKnownSessionStatus } from "./session.ts"
 import { accountOf, newestKnownAt } from "./state.ts"
-import { placeLateStep, statusAnnouncedBy, stepEventType } from "./steps.ts"
+import { placeLateStep, statusAnnouncedBy, stepEventType, stepKind } from "./steps.ts"
 
 /** How a step was learned: `since` for a filled-in one, `late` and `confirms` for a late one. */
 type Knowledge = { readonly since?: number; readonly late?: boolean; readonly confirms?: number }
@@ -173,33 +174,49 @@ const firstKnowledge = rule("firstKnowledge", (o) => {
 })
 
 /**
- * Stripe's event of a step, older than what the state knows (a webhook retried after a later step,
- * an Events API snapshot older than the last change): recorded as that step with `late`, history
- * only, when the timeline lacks it; replacing the step filled in for it (`confirms`) when there is
- * one. Already there, or older than the timeline reaches: nothing. A creation arriving late after
- * a redaction is not recorded: its facts are what the redaction erased.
+ * A step that cannot follow the present in the same second: a creation, or a status no legal
+ * path reaches from the present one (a terminal status was already recorded).
+ */
+const cannotFollow = (o: Observation): boolean =>
+  o.stripeEventType === stepEventType(o.remote.status, true) ||
+  (statusMoved(o) &&
+    isKnownSessionStatus(o.local.status) &&
+    isKnownSessionStatus(o.remote.status) &&
+    pathBetween(o.local.status, o.remote.status) === undefined)
+
+/**
+ * Stripe's own event of a step, older than what the state knows (a webhook retried after a later
+ * step, an Events API snapshot older than the last change; or in the same second, when it cannot
+ * follow the present): recorded as that step with `late`, history only, when the timeline lacks
+ * it; replacing the step filled in for it (`confirms`) when there is one. Already there (by any
+ * path), or older than the timeline reaches: nothing. After a redaction began, a
+ * late step's personal values are recorded erased: the redaction took them.
  */
 const lateStep = rule("lateStep", (o) => {
   const newest = newestKnownAt(o.before)
-  if (newest === null || o.at >= newest || !announcesItsStatus(o)) return proceed()
-  const place = placeLateStep(o.before.timeline ?? undefined, o.remote.status, o.at)
+  if (newest === null || !announcesItsStatus(o)) return proceed()
+  const timeline = o.before.timeline ?? undefined
+  const kind = stepKind(o.remote.status, o.stripeEventType)
+  if (o.at > newest || (o.at === newest && !cannotFollow(o))) return proceed()
+  const place = placeLateStep(timeline, kind, o.at)
   if (place._tag === "known" || place._tag === "unknown") return stop()
   const knowledge = { late: true, ...(place._tag === "confirms" ? { confirms: place.at } : {}) }
-  if (o.stripeEventType !== stepEventType(o.remote.status, true))
-    return stop(transitionInto(o.remote.status, o, knowledge))
-  if (isRedacted(o.current.redactionStatus)) return stop()
-  return stop({
-    _tag: "SessionStarted",
-    sessionId: o.sessionId,
-    at: o.at,
-    source: o.source,
-    stripeEventType: o.stripeEventType,
-    midLife: false,
-    facts: o.remote,
-    ...(o.masked.length === 0 ? {} : { masked: o.masked }),
-    ...(o.account === defaultAccount ? {} : { account: o.account }),
-    ...knowledge,
-  })
+  const event: SessionEvent =
+    o.stripeEventType !== stepEventType(o.remote.status, true)
+      ? transitionInto(o.remote.status, o, knowledge)
+      : {
+          _tag: "SessionStarted",
+          sessionId: o.sessionId,
+          at: o.at,
+          source: o.source,
+          stripeEventType: o.stripeEventType,
+          midLife: false,
+          facts: o.remote,
+          ...(o.masked.length === 0 ? {} : { masked: o.masked }),
+          ...(o.account === defaultAccount ? {} : { account: o.account }),
+          ...knowledge,
+        }
+  return stop(isRedacted(o.current.redactionStatus) ? mapPersonalEvent(event, () => erasedValue) : event)
 })
 
 /**
@@ -239,12 +256,36 @@ const ambiguousSameSecond = rule("ambiguousSameSecond", (o) =>
 )
 
 /**
+ * Stripe's event of a step into the present status, newer than the timeline's steps into it: the
+ * session left that status and came back (processing → requires_input → processing) unseen.
+ */
+const isNewCycle = (o: Observation): boolean => {
+  const timeline = o.before.timeline
+  return (
+    timeline != null &&
+    announcesItsStatus(o) &&
+    stepKind(o.remote.status, o.stripeEventType) === o.remote.status &&
+    !timeline.steps.some((s) => s.kind === o.remote.status && s.at >= o.at)
+  )
+}
+
+/** The shortest way out of `status` and back into it, if there is one. */
+const cycleThrough = (status: string): ReadonlyArray<string> | undefined =>
+  transitions
+    .filter((t) => t.from === status && t.to !== status)
+    .flatMap((t) => {
+      const back = pathBetween(t.to, status)
+      return back === undefined ? [] : [[t.to, ...back]]
+    })
+    .sort((a, b) => a.length - b.length)[0]
+
+/**
  * A status reachable by a legal path: one transition per step, missed steps filled in. A step
  * not seen happening (every missed one; the last too when a read or another event showed it)
  * says since when it may have been taken (`since`), so its real step, arriving late, replaces it.
  */
 const statusPath = rule("statusPath", (o) => {
-  const path = statusMoved(o) ? legalPath(o) : undefined
+  const path = statusMoved(o) ? legalPath(o) : isNewCycle(o) ? cycleThrough(o.remote.status) : undefined
   if (path === undefined) return proceed()
   const since = { since: newestKnownAt(o.before) ?? o.remote.created }
   const seen = announcesItsStatus(o)

@@ -10,14 +10,16 @@
  */
 import { Schema } from "effect"
 import type { SessionEvent } from "./events.ts"
-import { transitions } from "./lifecycle.ts"
+import { pathBetween, transitions } from "./lifecycle.ts"
 
 /**
- * One step: Stripe moved the session into `status` at `at`. With `since`, the step was filled in:
- * Stripe took it at some time in `[since, at]`, and `at` is when it was seen.
+ * One step: Stripe moved the session into a status at `at`. `kind` is that status, or `created`
+ * for the first `requires_input` (so a creation and a failed check in one second are two steps).
+ * With `since`, the step was filled in: Stripe took it at some time in `[since, at]`, and `at` is
+ * when it was seen.
  */
 export const Step = Schema.Struct({
-  status: Schema.String,
+  kind: Schema.String,
   at: Schema.Int,
   since: Schema.optionalKey(Schema.Int),
 })
@@ -39,6 +41,8 @@ export const timelineLimit = 32
 
 export const emptyTimeline: Timeline = { steps: [], cutAt: null }
 
+const createdType = "identity.verification_session.created"
+
 /** The event type with which Stripe announces a move into `status` (`created` for the first). */
 export const stepEventType = (status: string, first: boolean): string | undefined =>
   transitions.find((t) => t.to === status && (first ? t.from === null : t.from !== null))?.webhook
@@ -52,36 +56,12 @@ export const statusAnnouncedBy = (eventType: string | null | undefined): string 
     ? undefined
     : transitions.find((t) => t.webhook === eventType)?.to
 
-/** The step an event records, if it records one, and the filled-in step it replaces. */
-export const stepOf = (event: SessionEvent): { step: Step; confirms?: number } | undefined => {
-  switch (event._tag) {
-    case "SessionStarted": {
-      const { status, created } = event.facts
-      // First knowledge is the step itself only when Stripe's event of that step brought it.
-      const real = event.stripeEventType !== null && statusAnnouncedBy(event.stripeEventType) === status
-      return withConfirms(
-        { status, at: event.at, ...(real ? {} : { since: Math.min(created, event.at) }) },
-        event,
-      )
-    }
-    case "SessionSubmitted":
-    case "SessionVerified":
-    case "VerificationFailed":
-    case "SessionCanceled":
-      return withConfirms(
-        {
-          status: enteredBy[event._tag],
-          at: event.at,
-          ...(event.since === undefined ? {} : { since: event.since }),
-        },
-        event,
-      )
-    case "SessionResynced":
-      return { step: { status: event.remote.status, at: event.at } }
-    default:
-      return undefined
-  }
-}
+/** The kind of step Stripe's event of type `eventType` announces into `status`. */
+export const stepKind = (status: string, eventType: string | null | undefined): string =>
+  eventType === createdType ? "created" : status
+
+/** The status a step of `kind` enters. */
+export const statusOfKind = (kind: string): string => (kind === "created" ? "requires_input" : kind)
 
 const enteredBy = {
   SessionSubmitted: "processing",
@@ -93,11 +73,43 @@ const enteredBy = {
 const withConfirms = (step: Step, event: { readonly confirms?: number | undefined }) =>
   event.confirms === undefined ? { step } : { step, confirms: event.confirms }
 
-const isFilledIn = (step: Step): boolean => step.since !== undefined
+/** The step an event records, if it records one, and the `at` of the filled-in step it replaces. */
+export const stepOf = (event: SessionEvent): { step: Step; confirms?: number } | undefined => {
+  switch (event._tag) {
+    case "SessionStarted": {
+      const { status, created, lastError, lastVerificationReport } = event.facts
+      const fresh = status === "requires_input" && lastError === null && lastVerificationReport === null
+      const kind = fresh ? "created" : status
+      // First knowledge is the step itself only when Stripe's event of that step brought it.
+      const real =
+        event.stripeEventType !== null &&
+        stepKind(status, event.stripeEventType) === kind &&
+        statusAnnouncedBy(event.stripeEventType) === status
+      return withConfirms(
+        { kind, at: event.at, ...(real ? {} : { since: Math.min(created, event.at) }) },
+        event,
+      )
+    }
+    case "SessionSubmitted":
+    case "SessionVerified":
+    case "VerificationFailed":
+    case "SessionCanceled":
+      return withConfirms(
+        {
+          kind: enteredBy[event._tag],
+          at: event.at,
+          ...(event.since === undefined ? {} : { since: event.since }),
+        },
+        event,
+      )
+    case "SessionResynced":
+      return { step: { kind: event.remote.status, at: event.at } }
+    default:
+      return undefined
+  }
+}
 
-/** The filled-in step of `status` seen at `at` that a real step confirms, if the timeline holds one. */
-const confirmedIndex = (timeline: Timeline, status: string, at: number): number =>
-  timeline.steps.findIndex((s) => isFilledIn(s) && s.status === status && s.at === at)
+const isFilledIn = (step: { readonly since?: number | undefined }): boolean => step.since !== undefined
 
 /**
  * The timeline once `event` is recorded: its step inserted by Stripe time (after the steps of the
@@ -109,7 +121,9 @@ export const recordStep = (timeline: Timeline, event: SessionEvent): Timeline =>
   if (recorded === undefined) return timeline
   const steps = [...timeline.steps]
   if (recorded.confirms !== undefined) {
-    const i = confirmedIndex(timeline, recorded.step.status, recorded.confirms)
+    const i = steps.findIndex(
+      (s) => isFilledIn(s) && s.kind === recorded.step.kind && s.at === recorded.confirms,
+    )
     if (i >= 0) steps.splice(i, 1)
   }
   let at = steps.length
@@ -122,11 +136,11 @@ export const recordStep = (timeline: Timeline, event: SessionEvent): Timeline =>
 }
 
 /**
- * Where a step into `status` at `at`, older than what the state knows, belongs:
+ * Where a step of `kind` at `at`, older than what the state knows, belongs:
  * - `known`: the timeline holds it (recorded already, by whatever path);
  * - `unknown`: older than the timeline reaches (or no timeline): nothing can be said, nothing is
  *   recorded;
- * - `confirms`: it is the real step of one that was filled in (same status, seen at `confirms`,
+ * - `confirms`: it is the real step of one that was filled in (same kind, seen at `confirms`,
  *   taken in `[since, confirms]`): recorded, replacing it;
  * - `missing`: the history lacks it: recorded.
  */
@@ -136,19 +150,19 @@ export type LatePlace =
   | { readonly _tag: "confirms"; readonly at: number }
   | { readonly _tag: "missing" }
 
-export const placeLateStep = (timeline: Timeline | undefined, status: string, at: number): LatePlace => {
+export const placeLateStep = (timeline: Timeline | undefined, kind: string, at: number): LatePlace => {
   if (timeline === undefined || (timeline.cutAt !== null && at <= timeline.cutAt)) return { _tag: "unknown" }
-  if (timeline.steps.some((s) => !isFilledIn(s) && s.status === status && s.at === at))
-    return { _tag: "known" }
-  const filled = timeline.steps.find(
-    (s) => isFilledIn(s) && s.status === status && s.since! <= at && at <= s.at,
-  )
+  if (timeline.steps.some((s) => !isFilledIn(s) && s.kind === kind && s.at === at)) return { _tag: "known" }
+  const filled = timeline.steps.find((s) => isFilledIn(s) && s.kind === kind && s.since! <= at && at <= s.at)
   return filled === undefined ? { _tag: "missing" } : { _tag: "confirms", at: filled.at }
 }
 
 /** A recorded step, as `stepsInStripeOrder` hands it back. */
 export interface RecordedStep<E extends SessionEvent = SessionEvent> {
+  /** The status entered (`requires_input` for a creation). */
   readonly status: string
+  /** `created`, or the status. */
+  readonly kind: string
   readonly at: number
   /** Filled in and never confirmed: Stripe took it at some time in `[since, at]`. */
   readonly since?: number
@@ -157,11 +171,12 @@ export interface RecordedStep<E extends SessionEvent = SessionEvent> {
 
 /**
  * The steps a history records, in Stripe's order: by Stripe time; a filled-in step that a real one
- * confirmed is left out (the real one stands for it). This is how an auditor compares a history
- * with Stripe's events: late steps sit where they happened. Steps of one second keep the order
- * they were recorded in, unless a late one makes that order illegal: then the first order (by
- * recording) that is a legal path is taken, a creation always first. Two late steps of one
- * second can still be ambiguous; the Events API replays them in Stripe's order, which settles it.
+ * confirmed is left out (the real one stands for it), and a filled-in step taken before a
+ * confirmed one of its jump sits before it. This is how an auditor compares a history with
+ * Stripe's events: late steps sit where they happened. Steps of one second keep the order they
+ * were recorded in unless that order is illegal (a creation not first, an edge the lifecycle
+ * lacks): then the first legal order is taken. Same-second steps learned out of order can still
+ * be ambiguous (see the README).
  */
 export const stepsInStripeOrder = <E extends SessionEvent>(events: Iterable<E>): Array<RecordedStep<E>> => {
   const steps: Array<RecordedStep<E> & { replacedBy?: number; sortAt: number }> = []
@@ -172,21 +187,29 @@ export const stepsInStripeOrder = <E extends SessionEvent>(events: Iterable<E>):
       const filled = steps.find(
         (s) =>
           s.replacedBy === undefined &&
-          s.since !== undefined &&
-          s.status === recorded.step.status &&
+          isFilledIn(s) &&
+          s.kind === recorded.step.kind &&
           s.at === recorded.confirms,
       )
       if (filled !== undefined) filled.replacedBy = recorded.step.at
     }
-    steps.push({ ...recorded.step, event, sortAt: recorded.step.at })
+    const { kind, at, since } = recorded.step
+    steps.push({
+      status: statusOfKind(kind),
+      kind,
+      at,
+      ...(since === undefined ? {} : { since }),
+      event,
+      sortAt: at,
+    })
   }
-  // The steps of one jump were filled in together, in order: one whose later step's real time is
-  // known was taken before it.
+  // The steps of one jump were filled in together, in order: one before a step whose real time
+  // is known was taken before that time.
   let bound = Number.POSITIVE_INFINITY
   for (let k = steps.length - 1; k >= 0; k--) {
     const s = steps[k]!
     const next = steps[k + 1]
-    const sameJump = next !== undefined && s.since !== undefined && next.since === s.since && next.at === s.at
+    const sameJump = next !== undefined && isFilledIn(s) && next.since === s.since && next.at === s.at
     if (!sameJump) bound = Number.POSITIVE_INFINITY
     if (s.replacedBy !== undefined) bound = Math.min(bound, s.replacedBy)
     else if (bound < s.at) s.sortAt = bound
@@ -209,28 +232,39 @@ export const stepsInStripeOrder = <E extends SessionEvent>(events: Iterable<E>):
   return ordered
 }
 
-const isCreation = (event: SessionEvent): boolean =>
-  event._tag === "SessionStarted" &&
-  statusAnnouncedBy(event.stripeEventType) === "requires_input" &&
-  !event.midLife
-
-const isLegal = (from: string | null, steps: ReadonlyArray<RecordedStep>): boolean =>
-  steps.every((s, k) => {
+/**
+ * How far `steps`, entered from `from`, are from a legal path: the steps missing between them
+ * (0: legal), a creation not first or an edge no path makes worth 100.
+ */
+const gaps = (from: string | null, steps: ReadonlyArray<RecordedStep>): number => {
+  let missing = 0
+  steps.forEach((s, k) => {
     const prev = k === 0 ? from : steps[k - 1]!.status
-    if (isCreation(s.event)) return k === 0 || prev === null
-    if (prev === null || s.event._tag === "SessionResynced" || s.event._tag === "SessionStarted") return true
-    return transitions.some((t) => t.from === prev && t.to === s.status)
+    if (s.kind === "created") missing += prev === null ? 0 : 100
+    else if (prev === null || s.event._tag === "SessionResynced") return
+    else if (prev === s.status) missing += 1
+    else missing += (pathBetween(prev, s.status)?.length ?? 101) - 1
   })
+  return missing
+}
 
-/** One second's steps: as recorded when legal, else the first legal order (small groups only). */
+/**
+ * One second's steps: as recorded when that is a legal path, else the order (of up to 6) with the
+ * fewest steps missing between them, the first such in recording order.
+ */
 const inLegalOrder = <S extends RecordedStep>(
   group: ReadonlyArray<S>,
   from: string | null,
 ): ReadonlyArray<S> => {
-  if (group.length < 2 || isLegal(from, group)) return group
-  if (group.length > 6) return group
-  for (const order of permutations(group)) if (isLegal(from, order)) return order
-  return group
+  if (group.length < 2 || gaps(from, group) === 0 || group.length > 6) return group
+  let best = group
+  let fewest = gaps(from, group)
+  for (const order of permutations(group)) {
+    const missing = gaps(from, order)
+    if (missing < fewest) [best, fewest] = [order, missing]
+    if (fewest === 0) break
+  }
+  return best
 }
 
 function* permutations<S>(items: ReadonlyArray<S>): Generator<ReadonlyArray<S>> {

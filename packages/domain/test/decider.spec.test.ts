@@ -137,8 +137,8 @@ describe("observations (design.md §3), rule by rule", () => {
         ])
       const before = given(history).state
       expect({ ...state, version: before.version, timeline: before.timeline }).toEqual(before)
-      expect(state.timeline?.steps.map((s) => [s.status, s.at])).toEqual([
-        ["requires_input", 100],
+      expect(state.timeline?.steps.map((s) => [s.kind, s.at])).toEqual([
+        ["created", 100],
         ["requires_input", 105],
         ["processing", 110],
       ])
@@ -180,8 +180,8 @@ describe("observations (design.md §3), rule by rule", () => {
         .when(step(verified, 115, "verified"))
         .thenEvents([late])
       expect(real.facts?.status).toBe("verified")
-      expect(real.timeline?.steps.map((s) => [s.status, s.at, s.since])).toEqual([
-        ["requires_input", 100, 100],
+      expect(real.timeline?.steps.map((s) => [s.kind, s.at, s.since])).toEqual([
+        ["created", 100, 100],
         ["verified", 115, undefined],
         ["processing", 120, 100],
       ])
@@ -193,7 +193,7 @@ describe("observations (design.md §3), rule by rule", () => {
       ])
     })
 
-    it("a late creation is recorded as a late SessionStarted (the history began mid-life), never after a redaction", () => {
+    it("a late creation is recorded as a late SessionStarted (the history began mid-life); after a redaction, its personal values erased", () => {
       const midLife = given([])
         .when(step(processing, 110, "processing"))
         .thenTags(["SessionStarted"])
@@ -212,9 +212,13 @@ describe("observations (design.md §3), rule by rule", () => {
         last_verification_report: "vr_1",
       })
       const gone = given([]).when(apiRead(redacted, 200)).thenTags(["SessionStarted"])
-      given(gone.events)
-        .when(step(created, 100, "created"))
-        .thenEvents([])
+      const { events: erased } = given(gone.events)
+        .when(step(session({ metadata: { order: "o1" }, client_reference_id: "u_1" }), 100, "created"))
+        .thenTags(["SessionStarted"])
+      expect(erased[0]).toMatchObject({
+        late: true,
+        facts: { metadata: { order: "[erased]" }, clientReferenceId: "[erased]" },
+      })
     })
 
     it("reads, and webhooks that announce no step of their status (redacted), stay stale", () => {
