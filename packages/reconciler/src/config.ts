@@ -64,6 +64,25 @@ export const parseEvery = (raw: string | undefined) => {
       )
 }
 
+/**
+ * An account key: a platform account's name (letters, digits, `_ . : -`, not starting with
+ * `acct_`), or a connected account's Stripe id `acct_…`, read with the `Stripe-Account` header.
+ */
+export const checkAccount = (account: string) =>
+  account.startsWith("acct_")
+    ? /^acct_[A-Za-z0-9]{1,64}$/.test(account)
+      ? Effect.void
+      : invalid(
+          "--account",
+          `--account ${JSON.stringify(account)} starts with acct_, so it names a connected account: acct_ followed by letters and digits`,
+        )
+    : /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/.test(account)
+      ? Effect.void
+      : invalid(
+          "--account",
+          `--account must name a platform account (letters, digits, _ . : -, up to 100) or a connected account acct_…, got ${JSON.stringify(account)}`,
+        )
+
 const unlessEmpty = (value: string | undefined) => (value === "" ? undefined : value)
 
 /** Checks the parsed flags and reads the environment. */
@@ -71,6 +90,7 @@ export const readConfig = Effect.fnUntraced(function* (flags: ReconcileFlags, en
   const mode = flags.mode
   if (mode !== "incremental" && mode !== "sweep")
     return yield* invalid("--mode", `--mode must be incremental or sweep, got ${mode}`)
+  yield* checkAccount(flags.account)
   const simulate = yield* count("--simulate", flags.simulate, 0)
   const every = yield* parseEvery(flags.every)
   const concurrency = yield* count("--concurrency", flags.concurrency, 1)

@@ -79,7 +79,8 @@ const openSessionsPage = Effect.fn("reconciler.openSessionsPage")(function* <E>(
   candidates: Candidates,
   reread: (id: string) => Effect.Effect<void, E>,
 ) {
-  const open = yield* run.store.sessions.unsettled({ after, limit: localPageSize })
+  // Only this run's account's sessions: another account's would be 404s at this one's Stripe.
+  const open = yield* run.store.sessions.unsettled({ after, limit: localPageSize, account: run.account })
   for (const session of open) {
     if (session.needsRefresh) yield* reread(session.sessionId)
     else candidates.offer(session)

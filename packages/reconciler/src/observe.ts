@@ -1,6 +1,6 @@
 /**
  * The heart of a run: a session as Stripe answered becomes an authoritative `Observe` (source
- * `reconciler`, Stripe's time), and the store's `handle` lets the domain decide, with the run's
+ * `reconciler`, Stripe's time, the run's account), and the store's `handle` lets the domain decide, with the run's
  * id as actor, causation and correlation. A dry run asks `handle` the same question with
  * `dryRun`, and nothing is written.
  *
@@ -87,7 +87,7 @@ const counted = (run: Run, sessionId: string, result: HandleResult) => {
 const decide = (run: Run, { session, observedAt }: Observation) =>
   run.store.handle(
     session.id,
-    { _tag: "Observe", session, source: "reconciler", observedAt } satisfies Observe,
+    { _tag: "Observe", session, source: "reconciler", observedAt, account: run.account } satisfies Observe,
     byRun(run),
     { dryRun: run.dryRun },
   )
@@ -116,6 +116,7 @@ const replay = (run: Run, events: ReadonlyArray<ChangeEvent>) =>
                 observedAt: e.created,
                 stripeEventId: e.id,
                 stripeEventType: e.type,
+                account: run.account,
               } satisfies Observe,
               byRun(run),
               { dryRun: run.dryRun },

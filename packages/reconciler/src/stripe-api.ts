@@ -77,6 +77,16 @@ export interface StripeApiOptions {
   readonly maxRetries?: number | undefined
   /** Page size of list calls (1–100, default 100). */
   readonly pageSize?: number | undefined
+  /**
+   * A connected account (`acct_…`) to read through the platform's key: every request carries it
+   * as the `Stripe-Account` header (the SDK's `stripeAccount`). Absent: the key's own account.
+   */
+  readonly stripeAccount?: string | undefined
+  /**
+   * The rate limit every request (retries included) waits on, in place of this service's own
+   * in-memory one of `maxRequestsPerSecond`: for a limit shared with other runs (the pool's).
+   */
+  readonly rateLimit?: (<A, E, R>(request: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) | undefined
 }
 
 const unusable = (operation: string, message: string) =>
@@ -150,6 +160,12 @@ export const makeStripeApi = Effect.fnUntraced(function* (options: StripeApiOpti
   const limit = options.pageSize ?? 100
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > 100)
     return yield* invalid("pageSize", `pageSize must be an integer from 1 to 100, got ${limit}`)
+  const { stripeAccount } = options
+  if (stripeAccount !== undefined && !/^acct_[A-Za-z0-9]+$/.test(stripeAccount))
+    return yield* invalid(
+      "stripeAccount",
+      `a connected account is read as acct_ followed by letters and digits, got ${JSON.stringify(stripeAccount)}`,
+    )
   let endpoint: ReturnType<typeof endpointOf>
   try {
     endpoint = endpointOf(options.baseUrl)
@@ -165,8 +181,9 @@ export const makeStripeApi = Effect.fnUntraced(function* (options: StripeApiOpti
     maxNetworkRetries: 0,
     telemetry: false,
     ...endpoint,
+    ...(stripeAccount === undefined ? {} : { stripeAccount }),
   })
-  const rateLimited = makeRateLimit(rps)
+  const rateLimited = options.rateLimit ?? makeRateLimit(rps)
   const schedule = retrySchedule(maxRetries)
   let requests = 0
   const send = <A>(operation: string, request: () => Promise<A>): Effect.Effect<A, StripeError> =>

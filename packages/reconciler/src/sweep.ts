@@ -59,6 +59,8 @@ const compareWindow = Effect.fn("reconciler.compareWindow")(function* (
       to,
       after,
       limit: localPageSize,
+      // Only this run's account: another account's sessions are not missing at this one's Stripe.
+      account: run.account,
     })
     for (const { id } of local) if (!s.listed.has(id)) run.tally.missingAtStripe(id)
     if (local.length < localPageSize) break

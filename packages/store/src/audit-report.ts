@@ -12,12 +12,14 @@ import type { StatusCount, TimeWindow } from "./audit.ts"
 import type { StoreContext } from "./context.ts"
 import { type CorruptEvent, type DatabaseError, InvalidArgument } from "./errors.ts"
 import { queryRows, type RecordedEvent, selectEvents, toRecorded } from "./read.ts"
-import { maxPage } from "./sessions.ts"
+import { checkFilter, filterSql, inFilteredSessions, maxPage, type SessionFilter } from "./sessions.ts"
 import { query } from "./sql-errors.ts"
 
 /** A session as the projection holds it now, for tables and exports. */
 export interface SessionRow {
   readonly sessionId: string
+  /** The Stripe account the session belongs to (`"default"` for sessions recorded before accounts). */
+  readonly account: string
   readonly status: string | null
   readonly type: string | null
   readonly livemode: boolean | null
@@ -107,8 +109,11 @@ export interface RunRecord extends Omit<RunReport, "startedAt" | "finishedAt" | 
   readonly errorCount: number
 }
 
-/** A query over a window. */
-type WindowQuery<A> = (window: TimeWindow) => Effect.Effect<A, InvalidArgument | DatabaseError>
+/** A query over a window, of one account's and/or mode's sessions when asked (`SessionFilter`). */
+type WindowQuery<A> = (
+  window: TimeWindow,
+  filter?: SessionFilter,
+) => Effect.Effect<A, InvalidArgument | DatabaseError>
 
 /** The queries of the audit views, bound to one store (part of `store.audit`). */
 export interface AuditReportQueries {
@@ -128,6 +133,7 @@ export interface AuditReportQueries {
   readonly verificationHistogram: (
     window: TimeWindow,
     edges: ReadonlyArray<number>,
+    filter?: SessionFilter,
   ) => Effect.Effect<ReadonlyArray<HistogramBucket>, InvalidArgument | DatabaseError>
   /** Failed checks in the window by day (UTC) and code. */
   readonly failuresByDay: WindowQuery<ReadonlyArray<DailyFailureCount>>
@@ -137,6 +143,7 @@ export interface AuditReportQueries {
   readonly sessionsCreated: (
     window: TimeWindow,
     page: { readonly after: SessionCursor | null; readonly limit: number },
+    filter?: SessionFilter,
   ) => Effect.Effect<ReadonlyArray<SessionRow>, InvalidArgument | DatabaseError>
   /** The events of these sessions (at most {@link maxPage}), by session id then version. */
   readonly histories: (
@@ -157,10 +164,13 @@ const validDate = (d: unknown): d is Date => d instanceof Date && !Number.isNaN(
 const checked = <A, E>(
   window: TimeWindow,
   run: (w: TimeWindow) => Effect.Effect<A, E>,
-): Effect.Effect<A, E | InvalidArgument> =>
-  validDate(window?.from) && validDate(window?.to) && window.from.getTime() <= window.to.getTime()
-    ? run(window)
-    : Effect.fail(invalid("window", "a window needs valid dates with from <= to"))
+  filter: SessionFilter = {},
+): Effect.Effect<A, E | InvalidArgument> => {
+  if (!(validDate(window?.from) && validDate(window?.to) && window.from.getTime() <= window.to.getTime()))
+    return Effect.fail(invalid("window", "a window needs valid dates with from <= to"))
+  const bad = checkFilter(filter)
+  return bad === undefined ? run(window) : Effect.fail(bad)
+}
 
 const counts = (rows: ReadonlyArray<{ kind: string | null; count: string }>): ReadonlyArray<KindCount> =>
   rows.map((r) => ({ kind: r.kind, count: Number(r.count) }))
@@ -191,40 +201,54 @@ const checkRun = (run: RunReport): string | undefined => {
 }
 
 export const auditReport = (ctx: StoreContext): AuditReportQueries => ({
-  eventCounts: (window) =>
-    checked(window, (w) =>
-      query("audit.eventCounts", () =>
-        sql<{ kind: string; count: string }>`
+  eventCounts: (window, filter = {}) =>
+    checked(
+      window,
+      (w) =>
+        query("audit.eventCounts", () =>
+          sql<{ kind: string; count: string }>`
           select type as kind, count(*) as count from ${ctx.ref("events")}
            where to_timestamp((data->>'at')::bigint) >= ${w.from} and to_timestamp((data->>'at')::bigint) < ${w.to}
+             ${inFilteredSessions(ctx, "stream_id", filter)}
            group by type order by type`.execute(ctx.db),
-      ).pipe(Effect.map((r) => counts(r.rows))),
+        ).pipe(Effect.map((r) => counts(r.rows))),
+      filter,
     ),
-  sessionStatuses: (window) =>
-    checked(window, (w) =>
-      query("audit.sessionStatuses", () =>
-        sql<{ kind: string; count: string }>`
-          select coalesce(status, 'unknown') as kind, count(*) as count from ${ctx.ref("verification_sessions")}
-           where created >= ${w.from} and created < ${w.to} group by 1 order by 1`.execute(ctx.db),
-      ).pipe(Effect.map((r) => r.rows.map((row) => ({ status: row.kind, sessions: Number(row.count) })))),
+  sessionStatuses: (window, filter = {}) =>
+    checked(
+      window,
+      (w) =>
+        query("audit.sessionStatuses", () =>
+          sql<{ kind: string; count: string }>`
+          select coalesce(status, 'unknown') as kind, count(*) as count from ${ctx.ref("verification_sessions")} v
+           where created >= ${w.from} and created < ${w.to} ${filterSql(filter)} group by 1 order by 1`.execute(
+            ctx.db,
+          ),
+        ).pipe(Effect.map((r) => r.rows.map((row) => ({ status: row.kind, sessions: Number(row.count) })))),
+      filter,
     ),
-  sessionTypes: (window) =>
-    checked(window, (w) =>
-      query("audit.sessionTypes", () =>
-        sql<{ kind: string | null; count: string }>`
-          select type as kind, count(*) as count from ${ctx.ref("verification_sessions")}
-           where created >= ${w.from} and created < ${w.to} group by type order by type nulls last`.execute(
-          ctx.db,
-        ),
-      ).pipe(Effect.map((r) => counts(r.rows))),
+  sessionTypes: (window, filter = {}) =>
+    checked(
+      window,
+      (w) =>
+        query("audit.sessionTypes", () =>
+          sql<{ kind: string | null; count: string }>`
+          select type as kind, count(*) as count from ${ctx.ref("verification_sessions")} v
+           where created >= ${w.from} and created < ${w.to} ${filterSql(filter)}
+           group by type order by type nulls last`.execute(ctx.db),
+        ).pipe(Effect.map((r) => counts(r.rows))),
+      filter,
     ),
-  funnel: (window) =>
-    checked(window, (w) =>
-      query("audit.funnel", () =>
-        // The statuses each session ever reached, from the transitions view (the one definition).
-        sql<{ created: string; submitted: string; verified: string; failed: string; canceled: string }>`
+  funnel: (window, filter = {}) =>
+    checked(
+      window,
+      (w) =>
+        query("audit.funnel", () =>
+          // The statuses each session ever reached, from the transitions view (the one definition).
+          sql<{ created: string; submitted: string; verified: string; failed: string; canceled: string }>`
           with s as (
-            select session_id from ${ctx.ref("verification_sessions")} where created >= ${w.from} and created < ${w.to}
+            select session_id from ${ctx.ref("verification_sessions")} v
+             where created >= ${w.from} and created < ${w.to} ${filterSql(filter)}
           ), reached as (
             select t.session_id, array_agg(distinct t.to_status) as statuses
               from ${ctx.ref("session_transitions")} t where t.session_id in (select session_id from s)
@@ -237,148 +261,169 @@ export const auditReport = (ctx: StoreContext): AuditReportQueries => ({
                                                  where f.session_id = s.session_id)) as failed,
                  count(*) filter (where 'canceled' = any(r.statuses)) as canceled
             from s left join reached r on r.session_id = s.session_id`.execute(ctx.db),
-      ).pipe(
-        Effect.map((r) => {
-          const row = r.rows[0]!
-          return {
-            created: Number(row.created),
-            submitted: Number(row.submitted),
-            verified: Number(row.verified),
-            failed: Number(row.failed),
-            canceled: Number(row.canceled),
-          }
-        }),
-      ),
+        ).pipe(
+          Effect.map((r) => {
+            const row = r.rows[0]!
+            return {
+              created: Number(row.created),
+              submitted: Number(row.submitted),
+              verified: Number(row.verified),
+              failed: Number(row.failed),
+              canceled: Number(row.canceled),
+            }
+          }),
+        ),
+      filter,
     ),
-  verificationHistogram: (window, edges) => {
+  verificationHistogram: (window, edges, filter = {}) => {
     const ascending =
       edges.length >= 1 && edges[0] === 0 && edges.every((e, i) => i === 0 || e > edges[i - 1]!)
     if (!ascending || !edges.every(Number.isFinite))
       return Effect.fail(invalid("edges", "edges must be ascending finite seconds starting at 0"))
-    return checked(window, (w) =>
-      query("audit.verificationHistogram", () =>
-        sql<{ bucket: number; count: string }>`
+    return checked(
+      window,
+      (w) =>
+        query("audit.verificationHistogram", () =>
+          sql<{ bucket: number; count: string }>`
           select greatest(width_bucket(seconds, ${[...edges]}::float8[]), 1) as bucket, count(*) as count
             from ${ctx.ref("session_verification_times")}
            where verified_at >= ${w.from} and verified_at < ${w.to} and seconds is not null
+             ${inFilteredSessions(ctx, "session_id", filter)}
            group by 1`.execute(ctx.db),
-      ).pipe(
-        Effect.map((r) => {
-          // width_bucket gives i for edges[i-1] <= s < edges[i]; below the first edge (a clock
-          // that ran backwards) is counted in the first bucket.
-          const byBucket = new Map(r.rows.map((row) => [Number(row.bucket), Number(row.count)]))
-          return edges.map((from, i) => ({
-            from,
-            to: edges[i + 1] ?? null,
-            sessions: byBucket.get(i + 1) ?? 0,
-          }))
-        }),
-      ),
+        ).pipe(
+          Effect.map((r) => {
+            // width_bucket gives i for edges[i-1] <= s < edges[i]; below the first edge (a clock
+            // that ran backwards) is counted in the first bucket.
+            const byBucket = new Map(r.rows.map((row) => [Number(row.bucket), Number(row.count)]))
+            return edges.map((from, i) => ({
+              from,
+              to: edges[i + 1] ?? null,
+              sessions: byBucket.get(i + 1) ?? 0,
+            }))
+          }),
+        ),
+      filter,
     )
   },
-  failuresByDay: (window) =>
-    checked(window, (w) =>
-      query("audit.failuresByDay", () =>
-        sql<{ day: string; code: string | null; count: string }>`
+  failuresByDay: (window, filter = {}) =>
+    checked(
+      window,
+      (w) =>
+        query("audit.failuresByDay", () =>
+          sql<{ day: string; code: string | null; count: string }>`
           select to_char(at at time zone 'UTC', 'YYYY-MM-DD') as day, code, count(*) as count
             from ${ctx.ref("session_failures")} where at >= ${w.from} and at < ${w.to}
+              ${inFilteredSessions(ctx, "session_id", filter)}
            group by 1, 2 order by 1, 2 nulls last`.execute(ctx.db),
-      ).pipe(
-        Effect.map((r) => r.rows.map((row) => ({ day: row.day, code: row.code, count: Number(row.count) }))),
-      ),
+        ).pipe(
+          Effect.map((r) =>
+            r.rows.map((row) => ({ day: row.day, code: row.code, count: Number(row.count) })),
+          ),
+        ),
+      filter,
     ),
-  runs: (window) =>
-    checked(window, (w) =>
-      query("audit.runs", () =>
-        sql<{
-          run_id: string
-          account: string
-          mode: RunRecord["mode"]
-          dry_run: boolean
-          started_at: Date
-          finished_at: Date
-          complete: boolean
-          stopped_by: string | null
-          examined: number
-          started: number
-          repaired: number
-          unchanged: number
-          missing_remotely: number
-          quarantined: number
-          errors: number
-          events_by_type: Record<string, number>
-        }>`
+  // Runs have an account but no mode: the filter's account only.
+  runs: (window, filter = {}) =>
+    checked(
+      window,
+      (w) =>
+        query("audit.runs", () =>
+          sql<{
+            run_id: string
+            account: string
+            mode: RunRecord["mode"]
+            dry_run: boolean
+            started_at: Date
+            finished_at: Date
+            complete: boolean
+            stopped_by: string | null
+            examined: number
+            started: number
+            repaired: number
+            unchanged: number
+            missing_remotely: number
+            quarantined: number
+            errors: number
+            events_by_type: Record<string, number>
+          }>`
           select run_id, account, mode, dry_run, started_at, finished_at, complete, stopped_by, examined,
                  started, repaired, unchanged, missing_remotely, quarantined, errors, events_by_type
             from ${ctx.ref("reconciler_runs")} where started_at >= ${w.from} and started_at < ${w.to}
+              ${filter.account === undefined ? sql`` : sql`and account = ${filter.account}`}
            order by started_at, run_id`.execute(ctx.db),
-      ).pipe(
-        Effect.map((r) =>
-          r.rows.map((row) => ({
-            runId: row.run_id,
-            account: row.account,
-            mode: row.mode,
-            dryRun: row.dry_run,
-            startedAt: row.started_at,
-            finishedAt: row.finished_at,
-            complete: row.complete,
-            stoppedBy: row.stopped_by,
-            examined: row.examined,
-            started: row.started,
-            repaired: row.repaired,
-            unchanged: row.unchanged,
-            missingRemotelyCount: row.missing_remotely,
-            quarantinedCount: row.quarantined,
-            errorCount: row.errors,
-            eventsByType: row.events_by_type,
-          })),
+        ).pipe(
+          Effect.map((r) =>
+            r.rows.map((row) => ({
+              runId: row.run_id,
+              account: row.account,
+              mode: row.mode,
+              dryRun: row.dry_run,
+              startedAt: row.started_at,
+              finishedAt: row.finished_at,
+              complete: row.complete,
+              stoppedBy: row.stopped_by,
+              examined: row.examined,
+              started: row.started,
+              repaired: row.repaired,
+              unchanged: row.unchanged,
+              missingRemotelyCount: row.missing_remotely,
+              quarantinedCount: row.quarantined,
+              errorCount: row.errors,
+              eventsByType: row.events_by_type,
+            })),
+          ),
         ),
-      ),
+      filter,
     ),
-  sessionsCreated: (window, { after, limit }) => {
+  sessionsCreated: (window, { after, limit }, filter = {}) => {
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > maxPage)
       return Effect.fail(
         invalid("limit", `limit must be an integer from 1 to ${maxPage}, got ${String(limit)}`),
       )
     if (after !== null && (!validDate(after?.created) || typeof after.sessionId !== "string"))
       return Effect.fail(invalid("after", "after must be the last session of the previous page or null"))
-    return checked(window, (w) =>
-      query("audit.sessionsCreated", () =>
-        sql<{
-          session_id: string
-          status: string | null
-          type: string | null
-          livemode: boolean | null
-          created: Date | null
-          last_error_code: string | null
-          redaction_status: string | null
-          version: string
-          last_change_at: Date | null
-          metadata: Record<string, string>
-        }>`
-          select session_id, status, type, livemode, created, last_error_code, redaction_status, version,
+    return checked(
+      window,
+      (w) =>
+        query("audit.sessionsCreated", () =>
+          sql<{
+            session_id: string
+            account: string
+            status: string | null
+            type: string | null
+            livemode: boolean | null
+            created: Date | null
+            last_error_code: string | null
+            redaction_status: string | null
+            version: string
+            last_change_at: Date | null
+            metadata: Record<string, string>
+          }>`
+          select session_id, account, status, type, livemode, created, last_error_code, redaction_status, version,
                  last_change_at, metadata
-            from ${ctx.ref("verification_sessions")}
-           where created >= ${w.from} and created < ${w.to}
+            from ${ctx.ref("verification_sessions")} v
+           where created >= ${w.from} and created < ${w.to} ${filterSql(filter)}
              and (created, session_id) > (coalesce(${after?.created ?? null}::timestamptz, '-infinity'),
                                           coalesce(${after?.sessionId ?? null}::text, ''))
            order by created, session_id limit ${limit}`.execute(ctx.db),
-      ).pipe(
-        Effect.map((r) =>
-          r.rows.map((row) => ({
-            sessionId: row.session_id,
-            status: row.status,
-            type: row.type,
-            livemode: row.livemode,
-            created: row.created,
-            lastErrorCode: row.last_error_code,
-            redactionStatus: row.redaction_status,
-            events: Number(row.version),
-            lastChangeAt: row.last_change_at,
-            metadata: row.metadata,
-          })),
+        ).pipe(
+          Effect.map((r) =>
+            r.rows.map((row) => ({
+              sessionId: row.session_id,
+              account: row.account,
+              status: row.status,
+              type: row.type,
+              livemode: row.livemode,
+              created: row.created,
+              lastErrorCode: row.last_error_code,
+              redactionStatus: row.redaction_status,
+              events: Number(row.version),
+              lastChangeAt: row.last_change_at,
+              metadata: row.metadata,
+            })),
+          ),
         ),
-      ),
+      filter,
     )
   },
   histories: (sessionIds) => {

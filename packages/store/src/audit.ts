@@ -12,6 +12,7 @@ import type { StoreContext } from "./context.ts"
 import { type CorruptEvent, type DatabaseError, InvalidArgument, type InvalidStreamId } from "./errors.ts"
 import type { Actor, EventSource } from "./metadata.ts"
 import { type RecordedEvent, readStream } from "./read.ts"
+import { checkFilter, filterSql, inFilteredSessions, type SessionFilter } from "./sessions.ts"
 import { query } from "./sql-errors.ts"
 
 /** A half-open time window `[from, to)`. */
@@ -93,7 +94,19 @@ const checkWindow = (window: TimeWindow): Effect.Effect<TimeWindow, InvalidArgum
         new InvalidArgument({ argument: "window", message: "a window needs valid dates with from <= to" }),
       )
 
-/** Every audit query, bound to one store. */
+/** The filter checked, then `run`: a bad filter is an `InvalidArgument`, nothing is read. */
+export const filtered = <A, E>(
+  filter: SessionFilter,
+  run: () => Effect.Effect<A, E>,
+): Effect.Effect<A, E | InvalidArgument> => {
+  const bad = checkFilter(filter)
+  return bad === undefined ? run() : Effect.fail(bad)
+}
+
+/**
+ * Every audit query, bound to one store. Those over many sessions take an optional filter, one
+ * account's and/or one mode's sessions (`SessionFilter`); absent, every account's.
+ */
 export const audit = (ctx: StoreContext) => ({
   /** A session's history in version order, with source, Stripe event, causation and actor. */
   history: (
@@ -146,44 +159,59 @@ export const audit = (ctx: StoreContext) => ({
   /** Transitions whose Stripe time falls in the window, counted by (from, to) status. */
   transitions: (
     window: TimeWindow,
+    filter: SessionFilter = {},
   ): Effect.Effect<ReadonlyArray<TransitionCount>, InvalidArgument | DatabaseError> =>
     Effect.flatMap(checkWindow(window), (w) =>
-      query("audit.transitions", () =>
-        sql<{ from_status: string | null; to_status: string; count: string }>`
+      filtered(filter, () =>
+        query("audit.transitions", () =>
+          sql<{ from_status: string | null; to_status: string; count: string }>`
           select from_status, to_status, count(*) as count from ${ctx.ref("session_transitions")}
           where at >= ${w.from} and at < ${w.to} and from_status is distinct from to_status
+            ${inFilteredSessions(ctx, "session_id", filter)}
           group by from_status, to_status order by to_status, from_status nulls first`.execute(ctx.db),
-      ).pipe(
-        Effect.map((r) =>
-          r.rows.map((row) => ({
-            fromStatus: row.from_status,
-            toStatus: row.to_status,
-            count: Number(row.count),
-          })),
+        ).pipe(
+          Effect.map((r) =>
+            r.rows.map((row) => ({
+              fromStatus: row.from_status,
+              toStatus: row.to_status,
+              count: Number(row.count),
+            })),
+          ),
         ),
       ),
     ),
 
   /** How many sessions are in each status now. */
-  countsByStatus: (): Effect.Effect<ReadonlyArray<StatusCount>, DatabaseError> =>
-    query("audit.countsByStatus", () =>
-      sql<{
-        status: string
-        sessions: string
-      }>`select status, sessions from ${ctx.ref("session_counts_by_status")}
-        order by status`.execute(ctx.db),
-    ).pipe(Effect.map((r) => r.rows.map((row) => ({ status: row.status, sessions: Number(row.sessions) })))),
+  countsByStatus: (
+    filter: SessionFilter = {},
+  ): Effect.Effect<ReadonlyArray<StatusCount>, InvalidArgument | DatabaseError> =>
+    filtered(filter, () =>
+      query("audit.countsByStatus", () =>
+        // The view's definition, with the filter (the view itself counts every account).
+        sql<{
+          status: string
+          sessions: string
+        }>`select status, count(*) as sessions from ${ctx.ref("verification_sessions")} v
+            where true ${filterSql(filter)} group by status order by status`.execute(ctx.db),
+      ).pipe(
+        Effect.map((r) => r.rows.map((row) => ({ status: row.status, sessions: Number(row.sessions) }))),
+      ),
+    ),
 
   /** Failed checks in the window, counted by Stripe's error code, most frequent first. */
   failureReasons: (
     window: TimeWindow,
+    filter: SessionFilter = {},
   ): Effect.Effect<ReadonlyArray<FailureCount>, InvalidArgument | DatabaseError> =>
     Effect.flatMap(checkWindow(window), (w) =>
-      query("audit.failureReasons", () =>
-        sql<{ code: string | null; count: string }>`select code, count(*) as count
+      filtered(filter, () =>
+        query("audit.failureReasons", () =>
+          sql<{ code: string | null; count: string }>`select code, count(*) as count
           from ${ctx.ref("session_failures")} where at >= ${w.from} and at < ${w.to}
+            ${inFilteredSessions(ctx, "session_id", filter)}
           group by code order by count(*) desc, code nulls last`.execute(ctx.db),
-      ).pipe(Effect.map((r) => r.rows.map((row) => ({ code: row.code, count: Number(row.count) })))),
+        ).pipe(Effect.map((r) => r.rows.map((row) => ({ code: row.code, count: Number(row.count) })))),
+      ),
     ),
 
   /**
@@ -191,56 +219,67 @@ export const audit = (ctx: StoreContext) => ({
    * sessions verified in the window, over those whose transition time is known (the view's
    * `seconds`; the others are counted apart).
    */
-  timeToVerified: (window: TimeWindow): Effect.Effect<TimeToVerified, InvalidArgument | DatabaseError> =>
+  timeToVerified: (
+    window: TimeWindow,
+    filter: SessionFilter = {},
+  ): Effect.Effect<TimeToVerified, InvalidArgument | DatabaseError> =>
     Effect.flatMap(checkWindow(window), (w) =>
-      query("audit.timeToVerified", () =>
-        sql<{
-          sessions: string
-          unknown: string
-          p50: number | null
-          p90: number | null
-          p99: number | null
-        }>`
+      filtered(filter, () =>
+        query("audit.timeToVerified", () =>
+          sql<{
+            sessions: string
+            unknown: string
+            p50: number | null
+            p90: number | null
+            p99: number | null
+          }>`
           select count(seconds) as sessions, count(*) - count(seconds) as unknown,
                  percentile_cont(0.5) within group (order by seconds) as p50,
                  percentile_cont(0.9) within group (order by seconds) as p90,
                  percentile_cont(0.99) within group (order by seconds) as p99
             from ${ctx.ref("session_verification_times")}
-           where verified_at >= ${w.from} and verified_at < ${w.to}`.execute(ctx.db),
-      ).pipe(
-        Effect.map((r) => {
-          const row = r.rows[0]!
-          return {
-            sessions: Number(row.sessions),
-            transitionTimeUnknown: Number(row.unknown),
-            p50: row.p50,
-            p90: row.p90,
-            p99: row.p99,
-          }
-        }),
+           where verified_at >= ${w.from} and verified_at < ${w.to}
+             ${inFilteredSessions(ctx, "session_id", filter)}`.execute(ctx.db),
+        ).pipe(
+          Effect.map((r) => {
+            const row = r.rows[0]!
+            return {
+              sessions: Number(row.sessions),
+              transitionTimeUnknown: Number(row.unknown),
+              p50: row.p50,
+              p90: row.p90,
+              p99: row.p99,
+            }
+          }),
+        ),
       ),
     ),
 
   /** Sessions redacted, pending redaction at Stripe, or whose redaction was requested here. */
-  redactions: (): Effect.Effect<ReadonlyArray<RedactionEntry>, DatabaseError> =>
-    query("audit.redactions", () =>
-      sql<{
-        session_id: string
-        status: string | null
-        redaction_status: string | null
-        redaction: RedactionEntry["redaction"]
-        requested_at: Date | null
-      }>`select session_id, status, redaction_status, redaction, requested_at
-        from ${ctx.ref("session_redactions")} order by session_id`.execute(ctx.db),
-    ).pipe(
-      Effect.map((r) =>
-        r.rows.map((row) => ({
-          sessionId: row.session_id,
-          status: row.status,
-          redactionStatus: row.redaction_status,
-          redaction: row.redaction,
-          requestedAt: row.requested_at,
-        })),
+  redactions: (
+    filter: SessionFilter = {},
+  ): Effect.Effect<ReadonlyArray<RedactionEntry>, InvalidArgument | DatabaseError> =>
+    filtered(filter, () =>
+      query("audit.redactions", () =>
+        sql<{
+          session_id: string
+          status: string | null
+          redaction_status: string | null
+          redaction: RedactionEntry["redaction"]
+          requested_at: Date | null
+        }>`select session_id, status, redaction_status, redaction, requested_at
+        from ${ctx.ref("session_redactions")} where true ${inFilteredSessions(ctx, "session_id", filter)}
+        order by session_id`.execute(ctx.db),
+      ).pipe(
+        Effect.map((r) =>
+          r.rows.map((row) => ({
+            sessionId: row.session_id,
+            status: row.status,
+            redactionStatus: row.redaction_status,
+            redaction: row.redaction,
+            requestedAt: row.requested_at,
+          })),
+        ),
       ),
     ),
 })

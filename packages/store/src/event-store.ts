@@ -61,6 +61,7 @@ import { type RunState, runState } from "./run-state.ts"
 import { type SessionQueries, sessions } from "./sessions.ts"
 import { query } from "./sql-errors.ts"
 import { checkEventVersions, type EventVersions } from "./upcasting.ts"
+import { type Vault, vault } from "./vault.ts"
 
 /** How to open a store. */
 export interface StoreOptions extends ConnectionOptions {
@@ -169,6 +170,8 @@ export interface EventStoreService {
   readonly runState: RunState & RunRecorder & PoolState
   /** Erasing a session's personal data (destroying its key), and the list of erased sessions. */
   readonly erasure: Erasure
+  /** The opt-in vault: verified outputs and provided details, encrypted, with a retention; reads recorded. */
+  readonly vault: Vault
   /** `encrypted` when personal values are kept under per-session keys, `clear` when not. */
   readonly personalData: "encrypted" | "clear"
 }
@@ -298,6 +301,7 @@ export const makeEventStore = (
       sessions: sessions(ctx),
       runState: { ...runState(ctx), ...runRecorder(ctx), ...poolState(ctx) },
       erasure: erasure(ctx),
+      vault: vault(ctx),
       personalData: codec === undefined ? "clear" : "encrypted",
     }
     return registerContext(codec === undefined ? service : withPersonalData(service, codec), ctx)

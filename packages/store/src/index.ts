@@ -77,3 +77,12 @@ export {
   type UnsettledSession,
 } from "./sessions.ts"
 export { type EventTypeVersions, type EventVersions, type Upcaster, versionKey } from "./upcasting.ts"
+export type {
+  KeepOptions,
+  Kept,
+  ProvidedDetails as VaultProvidedDetails,
+  ReadOptions as VaultReadOptions,
+  Vault,
+  VaultContents,
+  VaultValues,
+} from "./vault.ts"

@@ -115,6 +115,20 @@ export const filterSql = (filter: SessionFilter, alias = "v") => {
   )
 }
 
+/** Whether the filter asks for anything. */
+export const isFiltered = (filter: SessionFilter | undefined): filter is SessionFilter =>
+  filter !== undefined && (filter.account !== undefined || filter.livemode !== undefined)
+
+/**
+ * `and <column> in (the filter's sessions)`, for queries over the log or its views, whose rows
+ * name a session; nothing when the filter asks for nothing.
+ */
+export const inFilteredSessions = (ctx: StoreContext, column: string, filter: SessionFilter | undefined) =>
+  isFiltered(filter)
+    ? sql`and ${sql.ref(column)} in (select v.session_id from ${ctx.ref("verification_sessions")} v
+                                  where true ${filterSql(filter)})`
+    : sql``
+
 export const sessions = (ctx: StoreContext): SessionQueries => ({
   unsettled: ({ after, limit, ...filter }) => {
     const bad = checkFilter(filter)

@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import { isConnectedAccount } from "@idtrail/domain"
 import { EventStore, type EventStoreService, makeEventStore } from "@idtrail/store"
 import { Duration, Effect, Exit, Schedule } from "effect"
 import { type Config, type ReconcileFlags, readConfig } from "../config.ts"
@@ -37,8 +38,8 @@ const sandbox = (sessions: number) =>
 const finalStatuses = new Set(["verified", "canceled"])
 
 /** About how many sessions the run will compare: the local count (a sweep) or the open ones (incremental). */
-const estimate = (store: EventStoreService, mode: Config["mode"]) =>
-  store.audit.countsByStatus().pipe(
+const estimate = (store: EventStoreService, mode: Config["mode"], account: string) =>
+  store.audit.countsByStatus({ account }).pipe(
     Effect.map((counts) =>
       counts
         .filter((c) => mode === "sweep" || !finalStatuses.has(c.status))
@@ -74,6 +75,8 @@ export const reconcileCommand = (ctx: CliContext, flags: ReconcileFlags, reportF
       baseUrl: apiBase,
       maxRequestsPerSecond: config.maxRequestsPerSecond,
       maxRetries: config.maxRetries,
+      // A connected account is read through the platform's key with the Stripe-Account header.
+      stripeAccount: isConnectedAccount(config.account) ? config.account : undefined,
     })
     const host = new URL(apiBase ?? "https://api.stripe.com").hostname
     yield* Effect.acquireRelease(
@@ -89,7 +92,7 @@ export const reconcileCommand = (ctx: CliContext, flags: ReconcileFlags, reportF
     }
     const once = Effect.gen(function* () {
       const progress = makeProgress({ tty: ctx.stderrIsTerminal, write: ctx.stderr, log: ctx.log })
-      progress.estimate(yield* estimate(store, config.mode))
+      progress.estimate(yield* estimate(store, config.mode, config.account))
       const report = yield* reconcileEffect({
         mode: config.mode,
         dryRun: config.dryRun,
