@@ -35,18 +35,15 @@ const outputs = (first: string, email: string): VerifiedOutputs => ({
 
 const dpo = { kind: "user", id: "dpo" } as const
 
-/** The vault of a store, as Promises (the store's service does not carry it yet). */
-const vaultOf = (store: PromiseStore) => {
-  const v: Vault = vault(contextOf(store))
-  return {
-    keep: (...args: Parameters<Vault["keep"]>) => Effect.runPromise(v.keep(...args)),
-    read: (...args: Parameters<Vault["read"]>) => Effect.runPromise(v.read(...args)),
-    expire: (now?: Date) => Effect.runPromise(v.expire(now)),
-    /** The typed error an operation fails with. */
-    failure: <E>(effect: (v: Vault) => Effect.Effect<unknown, E>) =>
-      Effect.runPromise(Effect.flip(effect(v))),
-  }
-}
+/** A store's vault: the Promise facade's (`store.vault`), and the service's for typed failures. */
+const vaultOf = (store: PromiseStore) => ({
+  keep: store.vault.keep,
+  read: store.vault.read,
+  expire: store.vault.expire,
+  /** The typed error an operation fails with. */
+  failure: <E>(effect: (v: Vault) => Effect.Effect<unknown, E>) =>
+    Effect.runPromise(Effect.flip(effect(store.service.vault))),
+})
 
 const text = (value: unknown): string =>
   JSON.stringify(value, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v))
