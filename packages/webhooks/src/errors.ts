@@ -26,3 +26,24 @@ export class RequestRefused extends Schema.TaggedError<RequestRefused>()("Reques
   reason: Schema.Literals(["method_not_allowed", "body_too_large", "body_unreadable"]),
   message: Schema.String,
 }) {}
+
+/**
+ * An event whose `livemode` differs from its session's (`data.object.livemode`): Stripe never
+ * sends one, so the delivery is refused and nothing is written.
+ */
+export class LivemodeMismatch extends Schema.TaggedError<LivemodeMismatch>()("LivemodeMismatch", {
+  stripeEventId: Schema.String,
+  eventLivemode: Schema.Boolean,
+  sessionLivemode: Schema.Boolean,
+  message: Schema.String,
+}) {}
+
+/**
+ * The endpoint's `account` cannot name a platform account (empty, or a connected account's
+ * `acct_…`). A setting, not the delivery's fault: answered 500, so Stripe delivers again once
+ * the endpoint is fixed.
+ */
+export class InvalidAccount extends Schema.TaggedError<InvalidAccount>()("InvalidAccount", {
+  account: Schema.String,
+  message: Schema.String,
+}) {}

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import type { InvalidPayload } from "@idtrail/domain"
+import { accountKeyOf, InvalidPayload, isConnectedAccount, observeEvent } from "@idtrail/domain"
 import {
   type Actor,
   EventStore,
@@ -15,7 +15,7 @@ import {
   type HandleResult,
 } from "@idtrail/store"
 import { Effect } from "effect"
-import type { InvalidSignature } from "./errors.ts"
+import { InvalidAccount, type InvalidSignature, LivemodeMismatch } from "./errors.ts"
 import { type SignatureHeader, type VerifyOptions, verifyWebhook, type WebhookBody } from "./signature.ts"
 
 /** A delivery as the endpoint received it: the body's raw bytes and the `Stripe-Signature` header. */
@@ -37,6 +37,12 @@ export interface WebhookOptions extends HandleOptions {
   readonly now?: () => number
   /** Who records the event (default: the service `webhooks`). */
   readonly actor?: Actor
+  /**
+   * The platform account whose endpoint secret this is (default `"default"`): its events are
+   * recorded under it. A Connect event (top-level `account: "acct_…"`) is recorded under that
+   * connected account instead. Never `acct_…` itself: that names a connected account.
+   */
+  readonly account?: string
 }
 
 /** An event of a type idtrail does not record (payments, accounts, …): acknowledged, ignored. */
@@ -50,7 +56,7 @@ export interface IgnoredEvent {
 export type WebhookResult = HandleResult | IgnoredEvent
 
 /** Why a delivery was not recorded. */
-export type WebhookError = InvalidSignature | InvalidPayload | HandleError
+export type WebhookError = InvalidSignature | InvalidPayload | LivemodeMismatch | InvalidAccount | HandleError
 
 /** Verifies, decodes and records one delivery with the `EventStore` service. */
 export const ingestWebhook = Effect.fn("webhooks.ingest")(function* (
@@ -58,7 +64,16 @@ export const ingestWebhook = Effect.fn("webhooks.ingest")(function* (
   options: WebhookOptions,
 ): Effect.fn.Return<WebhookResult, WebhookError, EventStore> {
   // Only the store's own options go on to the store: the secrets stay here.
-  const { secrets, toleranceSeconds, now, actor, ...handleOptions } = options
+  const { secrets, toleranceSeconds, now, actor, account: platform, ...handleOptions } = options
+  if (
+    platform !== undefined &&
+    (typeof platform !== "string" || platform === "" || isConnectedAccount(platform))
+  )
+    return yield* new InvalidAccount({
+      account: String(platform),
+      message:
+        "the endpoint's account names a platform account (its own name, not acct_…: Connect events say their connected account themselves)",
+    })
   const event = yield* Effect.fromResult(
     verifyWebhook(delivery.rawBody, delivery.signature, {
       secrets,
@@ -69,9 +84,23 @@ export const ingestWebhook = Effect.fn("webhooks.ingest")(function* (
   if ("_tag" in event) {
     return { _tag: "IgnoredEvent", stripeEventId: event.id, type: event.type } as const
   }
+  const session = event.data.object
+  if (event.account !== undefined && !isConnectedAccount(event.account))
+    return yield* new InvalidPayload({
+      path: "account",
+      message: "a Connect event's account is a connected account's id, acct_…",
+    })
+  if (event.livemode !== session.livemode)
+    return yield* new LivemodeMismatch({
+      stripeEventId: event.id,
+      eventLivemode: event.livemode,
+      sessionLivemode: session.livemode,
+      message: `event ${event.id} is ${event.livemode ? "live" : "test"} mode but its session is ${session.livemode ? "live" : "test"} mode`,
+    })
   const store = yield* EventStore
-  return yield* store.observe(
-    event,
+  return yield* store.handle(
+    session.id,
+    { ...observeEvent(event), account: event.account ?? accountKeyOf(platform) },
     { actor: actor ?? { kind: "service", id: "webhooks" }, causationId: event.id },
     handleOptions,
   )

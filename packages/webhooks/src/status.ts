@@ -32,6 +32,7 @@ export const webhookResponseStatus = (outcome: WebhookOutcome): 200 | 400 | 405 
     case "SessionNotFound":
     case "SessionMismatch":
     case "AccountMismatch":
+    case "LivemodeMismatch":
     case "InvalidRequest":
     case "InvalidStreamId":
     case "InvalidEvent":

@@ -103,7 +103,7 @@ describe("webhookHandler (Request → Response)", () => {
     const failing = {
       service: {
         ...store.service,
-        observe: () =>
+        handle: () =>
           Effect.fail(new StoreUnavailable({ message: "connect ECONNREFUSED 10.0.0.7:5432", cause: null })),
       },
     }
@@ -121,7 +121,7 @@ describe("webhookHandler (Request → Response)", () => {
   })
 
   it("a bug (a defect) is a 500 too, and a throwing onError changes nothing", async () => {
-    const broken = { service: { ...store.service, observe: () => Effect.die(new Error("bug")) } }
+    const broken = { service: { ...store.service, handle: () => Effect.die(new Error("bug")) } }
     const handler = webhookHandler({
       ...options(),
       store: broken,
