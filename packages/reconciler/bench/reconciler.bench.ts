@@ -23,6 +23,12 @@ import { type StartedSimulator, startSimulator } from "@idtrail/simulator"
 import { openTemporaryStore } from "@idtrail/store/testing"
 import { type Report, reconcile, stripeApi } from "../src/index.ts"
 
+// `bench pool`: the pool's part alone (pool.bench.ts); without an argument every part runs, the pool's last.
+if (process.argv[2] === "pool") {
+  await import("./pool.bench.ts")
+  process.exit(0)
+}
+
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 100_000)
 const CONCURRENCY_SESSIONS = Number(process.env.BENCH_CONCURRENCY_SESSIONS ?? 2_000)
 const PGLITE_SESSIONS = Number(process.env.BENCH_PGLITE_SESSIONS ?? 500)
@@ -221,3 +227,5 @@ mkdirSync(outDir, { recursive: true })
 writeFileSync(path.join(outDir, "reconciler.json"), `${JSON.stringify(results, null, 2)}\n`)
 await store.dispose()
 await sim.close()
+
+await import("./pool.bench.ts")

@@ -1,19 +1,19 @@
 /**
  * A Stripe account's rate limit shared by every worker of every process: the same token bucket as
  * `request-policy.ts` (effect's `RateLimiter`, "delay" when exceeded), its bucket a row in Postgres
- * (`runState.takeTokens`, migration 0015) on the database's clock instead of one per process. Each
- * request costs one more round trip to the database (measured: the reconciler README, "Workers").
+ * (`runState.takeTokens`, migration 0015) on the database's clock instead of one per process. Given
+ * to the reader as `StripeApiOptions.rateLimit`, so retries wait their turn too. Each request costs
+ * a transaction at the database (measured: the reconciler README, "Workers").
  *
  * @since 0.1.0
  */
 import type { EventStoreService } from "@idtrail/store"
 import { Duration, Effect } from "effect"
 import { RateLimiter } from "effect/persistence"
-import { StripeReadFailed } from "./errors.ts"
-import type { StripeApiService } from "./stripe-api.ts"
+import { makeRateLimit } from "./request-policy.ts"
 
 /** A rate limit: makes every effect passed through it wait for its turn. */
-export type Limit = <A, E, R>(request: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StripeReadFailed, R>
+export type Limit = <A, E, R>(request: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
 const unsupported = (what: string) =>
   Effect.fail(
@@ -53,25 +53,15 @@ export const makeSharedLimit = (store: EventStoreService, key: string, perSecond
   )
   const limit = Math.max(1, Math.floor(perSecond))
   const window = Duration.millis((limit / perSecond) * 1000)
+  // Without the database the run fails at its next write anyway; until then, the process's own limit.
+  const fallback = makeRateLimit(perSecond)
   const turn = limiter.consume({ algorithm: "token-bucket", onExceeded: "delay", key, limit, window }).pipe(
-    Effect.mapError(
-      (error) =>
-        new StripeReadFailed({
-          operation: "rate limit",
-          status: null,
-          retryable: false,
-          message: `the shared rate limit of ${key} could not be read: ${error.message}`,
-        }),
-    ),
     Effect.flatMap(({ delay }) => Effect.sleep(delay)),
+    Effect.catch((error) =>
+      Effect.logWarning(
+        `the shared rate limit of ${key} could not be read (${error.message}): this process's own limit`,
+      ).pipe(Effect.andThen(fallback(Effect.void))),
+    ),
   )
   return (request) => Effect.andThen(turn, request)
 }
-
-/** `api` with each of its reads waiting its turn under `limit` first. */
-export const limited = (api: StripeApiService, limit: Limit): StripeApiService => ({
-  ...api,
-  retrieve: (sessionId) => limit(api.retrieve(sessionId)),
-  listSessions: (startingAfter) => limit(api.listSessions(startingAfter)),
-  listEvents: (createdGte, startingAfter) => limit(api.listEvents(createdGte, startingAfter)),
-})

@@ -18,8 +18,8 @@ import { InvalidConfig } from "../errors.ts"
 import { exitCodeOf } from "../exit-codes.ts"
 import { PoolIncomplete, poolName, runPool } from "../pool.ts"
 import { type Report, renderReport } from "../report.ts"
-import { limited, makeSharedLimit } from "../shared-limit.ts"
-import { makeStripeApi, type StripeApiOptions } from "../stripe-api.ts"
+import { makeSharedLimit } from "../shared-limit.ts"
+import { makeStripeApi } from "../stripe-api.ts"
 import { type CliContext, describeStore } from "./context.ts"
 
 /** The pool's own flags, as parsed. */
@@ -89,18 +89,14 @@ export const poolCommand = (ctx: CliContext, flags: ReconcileFlags, pool: PoolFl
       }
       return limit
     }
-    // The limit is the shared one: the reader's own is set out of the way.
     const stripeFor = (account: string) =>
-      Effect.map(
-        makeStripeApi({
-          apiKey,
-          baseUrl: config.apiBase,
-          maxRequestsPerSecond: 1e9,
-          maxRetries: config.maxRetries,
-          ...(isConnected(account) ? { stripeAccount: account } : {}),
-        } as StripeApiOptions),
-        (api) => limited(api, limitOf(account)),
-      )
+      makeStripeApi({
+        apiKey,
+        baseUrl: config.apiBase,
+        maxRetries: config.maxRetries,
+        stripeAccount: isConnected(account) ? account : undefined,
+        rateLimit: limitOf(account),
+      })
     const name = poolName(config.mode, spec.all ? "all" : spec.accounts, config.account)
 
     const print = (report: Report) => {

@@ -1,0 +1,193 @@
+/**
+ * The pool as operators run it: `idtrail reconcile --accounts … --workers 2` in two processes at
+ * once (the real CLI entry), over 20 connected accounts of one simulator, on one Postgres database.
+ * Postgres only (two processes cannot share an embedded PGlite): skipped without DATABASE_URL.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { createRequire } from "node:module"
+import { type StartedSimulator, startSimulator } from "@idtrail/simulator"
+import { openStore, type PromiseStore } from "@idtrail/store"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { binPath } from "./cli-harness.ts"
+import { everyEvent, KEY } from "./fixtures.ts"
+
+const databaseUrl = process.env.DATABASE_URL
+const idtrail = binPath("idtrail.ts")
+const ACCOUNTS = Array.from({ length: 20 }, (_, i) => `acct_pool${String(i + 1).padStart(2, "0")}`)
+const SESSIONS = 250
+
+// The test makes a database of its own (the CLI's schema is always `idtrail`), through the store's `pg`.
+const pg = createRequire(new URL("../../store/package.json", import.meta.url))("pg") as {
+  Client: new (
+    url: string,
+  ) => { connect(): Promise<void>; query(text: string): Promise<unknown>; end(): Promise<void> }
+}
+const admin = async (text: string) => {
+  const client = new pg.Client(databaseUrl!)
+  await client.connect()
+  try {
+    await client.query(text)
+  } finally {
+    await client.end()
+  }
+}
+
+interface Child {
+  readonly process: ChildProcess
+  readonly stdout: () => string
+  readonly stderr: () => string
+  readonly exited: Promise<number | null>
+}
+
+const start = (url: string, sim: StartedSimulator, args: ReadonlyArray<string>): Child => {
+  const child = spawn(process.execPath, [idtrail, "reconcile", ...args], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      STRIPE_API_KEY: KEY,
+      STRIPE_API_BASE: sim.url,
+      DATABASE_URL: url,
+      RECONCILE_MAX_RPS: "1000",
+      RECONCILE_MAX_RETRIES: "2",
+    },
+  })
+  let out = ""
+  let err = ""
+  child.stdout.on("data", (d) => {
+    out += d
+  })
+  child.stderr.on("data", (d) => {
+    err += d
+  })
+  return {
+    process: child,
+    stdout: () => out,
+    stderr: () => err,
+    exited: new Promise((resolve) => child.on("exit", (code) => resolve(code))),
+  }
+}
+
+const runsOf = (store: PromiseStore) =>
+  store.audit.runs({ from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 3_600_000) })
+
+/** Accounts with two recorded runs whose intervals overlap. */
+const overlapping = (runs: ReadonlyArray<{ account: string; startedAt: Date; finishedAt: Date }>) =>
+  [...new Set(runs.map((r) => r.account))].filter((account) => {
+    const mine = runs.filter((r) => r.account === account).sort((a, b) => +a.startedAt - +b.startedAt)
+    return mine.some((r, i) => i > 0 && r.startedAt < mine[i - 1]!.finishedAt)
+  })
+
+/** Streams holding the same event twice (a repair appended again) or more than one start. */
+const duplicated = async (store: PromiseStore) => {
+  const byStream = new Map<string, Array<string>>()
+  for (const e of await everyEvent(store)) {
+    const list = byStream.get(e.streamId) ?? []
+    list.push(JSON.stringify(e.event))
+    byStream.set(e.streamId, list)
+  }
+  const bad: Array<string> = []
+  for (const [stream, events] of byStream)
+    if (
+      new Set(events).size !== events.length ||
+      events.filter((e) => e.includes('"SessionStarted"')).length !== 1
+    )
+      bad.push(stream)
+  return { streams: byStream.size, bad }
+}
+
+describe.runIf(databaseUrl)("idtrail reconcile --accounts … --workers 2, two processes on Postgres", () => {
+  let sim: StartedSimulator
+  beforeAll(async () => {
+    sim = await startSimulator({
+      sessions: 0,
+      seed: 13,
+      rateLimit: false,
+      connectedAccounts: ACCOUNTS,
+      connectedSessions: SESSIONS,
+    })
+  })
+  afterAll(async () => {
+    await sim?.close()
+  })
+
+  const withDatabase = async (f: (url: string) => Promise<void>) => {
+    const name = `idtrail_pool_${Math.random().toString(36).slice(2, 10)}`
+    await admin(`create database ${name}`)
+    const url = new URL(databaseUrl!)
+    url.pathname = `/${name}`
+    try {
+      await f(url.toString())
+    } finally {
+      await admin(`drop database if exists ${name} with (force)`)
+    }
+  }
+
+  const args = ["--mode", "sweep", "--accounts", ACCOUNTS.join(","), "--workers", "2", "--json"]
+
+  it("every account is reconciled exactly once in the round, never two runs of one at once; both exit 0", async () => {
+    await withDatabase(async (url) => {
+      // Migrated first, so the two processes race on the pool, not on the migration.
+      const store = await openStore({ databaseUrl: url })
+      try {
+        const [a, b] = [start(url, sim, args), start(url, sim, args)]
+        const codes = await Promise.all([a.exited, b.exited])
+        expect(codes, `${a.stderr()}\n${b.stderr()}`).toEqual([0, 0])
+        const runs = await runsOf(store)
+        expect(runs.map((r) => r.account).sort()).toEqual(ACCOUNTS)
+        expect(overlapping(runs)).toEqual([])
+        expect(runs.every((r) => r.complete && r.started === SESSIONS)).toBe(true)
+        // Each printed one JSON report a line, for the accounts it ran.
+        const printed = [a, b].flatMap((c) =>
+          c
+            .stdout()
+            .trim()
+            .split("\n")
+            .filter((l) => l !== "")
+            .map((l) => JSON.parse(l).account as string),
+        )
+        expect(printed.sort()).toEqual(ACCOUNTS)
+        // Both processes took part.
+        expect(b.stdout().trim()).not.toBe("")
+        expect(a.stdout().trim()).not.toBe("")
+        expect((await duplicated(store)).streams).toBe(ACCOUNTS.length * SESSIONS)
+      } finally {
+        await store.close()
+      }
+    })
+  }, 240_000)
+
+  it("a process killed mid-run (SIGKILL): its accounts are taken over once their leases expire and finish with 0 duplicate repairs", async () => {
+    await withDatabase(async (url) => {
+      const store = await openStore({ databaseUrl: url })
+      try {
+        const lease = ["--lease-seconds", "3"]
+        const doomed = start(url, sim, [...args, ...lease])
+        // Killed once it has started runs of its own (and is in the middle of them).
+        for (let i = 0; i < 600 && (doomed.stderr().match(/run recon_\S+ starts/g) ?? []).length < 3; i++)
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        const survivor = start(url, sim, [...args, ...lease])
+        await new Promise((resolve) => setTimeout(resolve, 300))
+        doomed.process.kill("SIGKILL")
+        await doomed.exited
+        const killedAt = Date.now()
+        expect(await survivor.exited, survivor.stderr()).toBe(0)
+        const runs = await runsOf(store)
+        // Recorded runs: one per account (the killed process recorded none of the runs it was in).
+        expect(runs.map((r) => r.account).sort()).toEqual(ACCOUNTS)
+        expect(overlapping(runs)).toEqual([])
+        expect(runs.every((r) => r.complete && r.repaired === 0)).toBe(true)
+        // What the killed runs had written stands; the takeover recorded only the rest.
+        const taken = runs.filter((r) => r.started < SESSIONS)
+        expect(taken.length).toBeGreaterThan(0)
+        for (const r of taken) {
+          expect(r.startedAt.getTime()).toBeGreaterThan(killedAt - 1_000)
+          expect(r.started + r.unchanged).toBe(SESSIONS)
+        }
+        const { streams, bad } = await duplicated(store)
+        expect(streams).toBe(ACCOUNTS.length * SESSIONS)
+        expect(bad).toEqual([])
+      } finally {
+        await store.close()
+      }
+    })
+  }, 240_000)
+})
