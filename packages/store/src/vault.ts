@@ -61,6 +61,11 @@ export interface ReadOptions {
   readonly actor: Actor
   /** Why (recorded in the clear: it must not itself be personal). */
   readonly reason: string
+  /**
+   * Only these fields (`verified_outputs.dob`, `provided_details.email`): the others are neither
+   * returned nor recorded as read. Default: every field kept.
+   */
+  readonly fields?: ReadonlyArray<string> | undefined
   /** The time of reading, for expiry (default: the clock). */
   readonly now?: Date | undefined
   readonly correlationId?: string | null | undefined
@@ -74,7 +79,8 @@ export interface VaultContents {
    * `erased`: the session was erased, nothing can ever be read.
    */
   readonly status: "kept" | "empty" | "erased"
-  readonly verifiedOutputs: VerifiedOutputs | null
+  /** The values kept (only the fields asked for, when `fields` was given). */
+  readonly verifiedOutputs: Partial<VerifiedOutputs> | null
   readonly providedDetails: ProvidedDetails | null
   /** The fields returned (`verified_outputs.first_name`, …): what the access event recorded. */
   readonly fields: ReadonlyArray<string>
@@ -104,6 +110,31 @@ const maxValueBytes = 64 * 1024
 const appendAttempts = 20
 
 const decodeOutputs = Schema.decodeUnknownResult(VerifiedOutputs)
+
+/** Every field a vault value can hold, by name. */
+export const vaultFieldNames: ReadonlySet<string> = new Set([
+  ...Object.keys(VerifiedOutputs.fields).map((k) => `verified_outputs.${k}`),
+  ...Object.keys(ProvidedDetailsSchema.fields).map((k) => `provided_details.${k}`),
+])
+
+const checkFields = (
+  fields: ReadonlyArray<string> | undefined,
+): Effect.Effect<ReadonlySet<string> | undefined, InvalidArgument> => {
+  if (fields === undefined) return Effect.succeed(undefined)
+  const unknown = Array.isArray(fields)
+    ? fields.filter((f) => typeof f !== "string" || !vaultFieldNames.has(f))
+    : [fields]
+  return Array.isArray(fields) && fields.length > 0 && unknown.length === 0
+    ? Effect.succeed(new Set(fields))
+    : Effect.fail(
+        new InvalidArgument({
+          argument: "fields",
+          message:
+            `fields are a non-empty list of ${[...vaultFieldNames].join(", ")}` +
+            (unknown.length > 0 ? `; unknown: ${unknown.map(String).join(", ")}` : ""),
+        }),
+      )
+}
 const decodeDetails = Schema.decodeUnknownResult(ProvidedDetailsSchema)
 
 /** The additional data of a vault value: its session and kind (a value moved elsewhere does not decrypt). */
@@ -355,6 +386,7 @@ export const vault = (ctx: StoreContext): Vault => {
       const codec = yield* codecFor(ctx)
       const actor = yield* checkActor(options?.actor)
       const reason = yield* checkReason(options?.reason)
+      const only = yield* checkFields(options.fields)
       const now = yield* nowOf(options.now)
       const rows = (yield* query("vaultRead", () =>
         ctx.connection.pool.query<VaultRow>(
@@ -363,7 +395,7 @@ export const vault = (ctx: StoreContext): Vault => {
         ),
       )).rows
       const key = (yield* codec.keys.lookup([id])).get(id) ?? { _tag: "None" as const }
-      let verifiedOutputs: VerifiedOutputs | null = null
+      let verifiedOutputs: Partial<VerifiedOutputs> | null = null
       let providedDetails: ProvidedDetails | null = null
       const fields: Array<string> = []
       let expiresAt: Date | null = null
@@ -371,10 +403,16 @@ export const vault = (ctx: StoreContext): Vault => {
         for (const row of rows) {
           const json = decryptValue(key.key, boundTo(id, row.kind), row.value)
           if (json === undefined) continue
-          const value: unknown = JSON.parse(json)
-          if (row.kind === "verified_outputs") verifiedOutputs = value as VerifiedOutputs
+          const returned = only === undefined ? row.fields : row.fields.filter((f) => only.has(f))
+          if (returned.length === 0) continue
+          const all = JSON.parse(json) as Record<string, unknown>
+          const value =
+            only === undefined
+              ? all
+              : Object.fromEntries(Object.entries(all).filter(([k]) => only.has(`${row.kind}.${k}`)))
+          if (row.kind === "verified_outputs") verifiedOutputs = value as Partial<VerifiedOutputs>
           else providedDetails = value as ProvidedDetails
-          fields.push(...row.fields)
+          fields.push(...returned)
           const expiry = new Date(row.expires_at)
           if (expiresAt === null || expiry < expiresAt) expiresAt = expiry
         }

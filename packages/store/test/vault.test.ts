@@ -224,6 +224,34 @@ for (const { name, databaseUrl } of backends) {
       expect(await logDump(store)).not.toContain("ria@example.com")
     })
 
+    it("a read of chosen fields returns and records only those; an unknown field is refused with nothing recorded", async () => {
+      const id = await session()
+      await v.keep(
+        id,
+        {
+          verifiedOutputs: outputs("Fern", "fern@example.com"),
+          providedDetails: { email: "fern@example.com" },
+        },
+        { actor, retention: "1 day" },
+      )
+      const dob = await v.read(id, { actor: dpo, reason: "age check", fields: ["verified_outputs.dob"] })
+      expect(dob).toMatchObject({
+        status: "kept",
+        verifiedOutputs: { dob: { day: 1, month: 2, year: 1990 } },
+        providedDetails: null,
+        fields: ["verified_outputs.dob"],
+      })
+      expect(Object.keys(dob.verifiedOutputs ?? {})).toEqual(["dob"])
+      expect(text(dob)).not.toContain("Fern")
+      const refused = await v.failure((w) =>
+        w.read(id, { actor: dpo, reason: "r", fields: ["verified_outputs.iban"] }),
+      )
+      expect(refused).toMatchObject({ _tag: "InvalidArgument", argument: "fields" })
+      expect(
+        (await eventsOf(store, id, "VaultAccessed")).map((e) => (e.event as { fields: unknown }).fields),
+      ).toEqual([["verified_outputs.dob"]])
+    })
+
     it("operator erasure deletes the session's vault rows at once: nothing left, nothing readable, the read recorded", async () => {
       const id = await session()
       await v.keep(
