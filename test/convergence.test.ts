@@ -11,7 +11,7 @@
 import { randomUUID } from "node:crypto"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
-import { statusEnteredBy, transitions } from "@idtrail/domain"
+import { type SessionEvent, statusEnteredBy, stepsInStripeOrder, transitions } from "@idtrail/domain"
 import { reconcile, type StripeApiService, stripeApi } from "@idtrail/reconciler"
 import { type StartedSimulator, startSimulator } from "@idtrail/simulator"
 import { openStore, type PromiseStore } from "@idtrail/store"
@@ -167,11 +167,12 @@ describe("Stripe → webhooks with faults → store → reconciliation", () => {
       expect(state.facts?.lastError?.code ?? null).toBe(truth.last_error?.code ?? null)
       expect(state.needsRefresh).toBe(false)
 
-      // The history is legal: every recorded status change is an edge of the lifecycle.
+      // The history is legal: every status change recorded on time is an edge of the lifecycle
+      // (a late step, recorded after a later one, sits where Stripe's time puts it instead).
       const history = await store.readStream(id)
       let status: string | undefined
       for (const { event } of history) {
-        const next = statusEnteredBy(event)
+        const next = "late" in event && event.late === true ? undefined : statusEnteredBy(event)
         if (next === undefined) continue
         if (status !== undefined)
           expect(transitions.some((t) => t.from === status && t.to === next)).toBe(true)
@@ -331,3 +332,155 @@ describe("webhooks lost in an outage → one incremental run → Stripe's histor
     expect(failures).toBe(truth.failures)
   }, 120_000)
 })
+
+/**
+ * Issue 12's gap: random drops, reordering, duplicates, and deliveries the endpoint refused and
+ * Stripe retried after later steps had landed. A webhook older than what the record knows used to
+ * be stale and lost from the history for good (the Events API replay could not bring it back
+ * either). Late steps are now recorded as what they are, where Stripe's time puts them, so one
+ * incremental run leaves every session's steps, in Stripe's order, equal to the Events API's.
+ * Steps of one session are in distinct seconds here: two steps of one second that arrive out of
+ * Stripe's order cannot be told apart (see the domain README).
+ */
+describe("webhooks dropped, reordered and retried late → one incremental run → Stripe's history, step for step", () => {
+  const STORIES = 150
+  let sim3: StartedSimulator
+  let store3: PromiseStore
+  let server3: Server
+  let sdk3: Stripe
+  const refused = { count: 0 }
+  const rejected3: Array<string> = []
+
+  beforeAll(async () => {
+    sim3 = await startSimulator({
+      seed: 23,
+      frozenClock: true,
+      startTime: 1_800_000_000,
+      rateLimit: false,
+      webhookFaults: { dropRate: 0.15, duplicateRate: 0.2, reorderWindow: 8, delayRate: 0.2, delayMs: 25 },
+      webhookRetry: { maxAttempts: 6, baseDelayMs: 5, maxDelayMs: 40, timeoutMs: 5_000 },
+    })
+    store3 = await openStore({ databaseUrl: process.env.DATABASE_URL, schema: `${schema}_l` })
+    let secret = ""
+    const refuse = prng(99)
+    server3 = createServer((req, res) => {
+      // The endpoint is down for a moment now and then: Stripe retries that delivery later,
+      // often after the session's next step has been delivered.
+      if (refuse() < 0.2) {
+        refused.count++
+        req.resume()
+        res.statusCode = 503
+        res.end()
+        return
+      }
+      return nodeWebhookHandler({
+        store: store3,
+        secrets: secret,
+        now: () => sim3.control.now(),
+        onError: (error, status) => rejected3.push(`${status}: ${(error as Error).message}`),
+      })(req, res)
+    })
+    await new Promise<void>((resolve) => server3.listen(0, "127.0.0.1", resolve))
+    const { port } = server3.address() as AddressInfo
+    secret = sim3.control.addWebhookEndpoint({ url: `http://127.0.0.1:${port}/webhooks` }).secret
+    sdk3 = sdkFor(sim3)
+  })
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server3?.close(() => resolve()))
+    await sim3?.close()
+    if (store3 !== undefined) await dropSchema(store3)
+    await store3?.close()
+  })
+
+  it("records every session's steps (statuses, failure codes and reasons) in Stripe's order as the Events API has them, and session_failures counts Stripe's requires_input events", async () => {
+    const started = performance.now()
+    const random = prng(17)
+    const ids: Array<string> = []
+    for (let i = 0; i < STORIES; i++)
+      ids.push((await sdk3.identity.verificationSessions.create({ type: "document" })).id)
+    sim3.control.advanceClock(1)
+    for (let step = 0; step < STORIES * 4; step++) {
+      const id = ids[Math.floor(random() * ids.length)]!
+      const status = (sim3.control.session(id) as { status: string }).status
+      const roll = random()
+      if (status === "requires_input") sim3.control.submit(id)
+      else if (status === "processing") {
+        if (roll < 0.35) sim3.control.pass(id)
+        else sim3.control.fail(id, roll < 0.7 ? "document_expired" : "selfie_face_mismatch")
+      }
+      // One second a step, so a session's steps have distinct seconds; deliveries (and their
+      // retries) run meanwhile, out of order.
+      sim3.control.advanceClock(1)
+      if (step % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+    await sim3.control.flushWebhooks()
+    const stats = sim3.control.stats().webhooks
+
+    const run = await reconcile(
+      store3,
+      stripeApi({ apiKey: KEY, baseUrl: sim3.url, maxRequestsPerSecond: 1000 }),
+      { mode: "incremental" },
+    )
+    expect(run.complete).toBe(true)
+    expect(rejected3).toEqual([])
+
+    const truth = await stripeStepsOf(sdk3)
+    let late = 0
+    for (const id of ids) {
+      const events = (await store3.readStream(id)).map(({ event }) => event)
+      late += events.filter((e) => "late" in e && e.late === true).length
+      expect({ id, recorded: recordedStepsOf(events) }).toEqual({ id, recorded: truth.bySession.get(id) })
+    }
+    const everything = { from: new Date(0), to: new Date(4_000_000_000_000) }
+    const failures = (await store3.audit.failureReasons(everything)).reduce((n, f) => n + f.count, 0)
+    expect(truth.failures).toBeGreaterThan(50)
+    expect(failures).toBe(truth.failures)
+
+    // The faults happened, and late steps were among them.
+    expect(stats.dropped).toBeGreaterThan(0)
+    expect(stats.duplicated).toBeGreaterThan(0)
+    expect(refused.count).toBeGreaterThan(0)
+    expect(late).toBeGreaterThan(0)
+    console.info(
+      `late-steps scenario: ${STORIES} sessions, ${stats.dropped} dropped, ${refused.count} refused then retried, ${stats.duplicated} duplicated, ${late} late steps recorded, ${run.historyEvents} history events replayed, ${Math.round(performance.now() - started)} ms`,
+    )
+  }, 180_000)
+})
+
+const failureStep = (code: string | null | undefined, reason: string | null | undefined) =>
+  `requires_input(${code ?? null},${reason ?? null})`
+
+/** A history's steps in Stripe's order, each failure with its code and reason: what an auditor compares. */
+const recordedStepsOf = (events: ReadonlyArray<SessionEvent>) =>
+  stepsInStripeOrder(events).map(({ status, event }) => {
+    if (event._tag === "VerificationFailed") return failureStep(event.code, event.reason)
+    if (event._tag === "SessionStarted" && status === "requires_input" && event.facts.lastError !== null)
+      return failureStep(event.facts.lastError.code, event.facts.lastError.reason)
+    return status
+  })
+
+/** The same, per session, from Stripe's Events API; and how many failures Stripe's events show. */
+const stripeStepsOf = async (sdk: Stripe) => {
+  const all = []
+  for await (const e of sdk.events.list({ type: "identity.verification_session.*", limit: 100 })) all.push(e)
+  const bySession = new Map<string, Array<string>>()
+  let failures = 0
+  for (const e of all.reverse()) {
+    const s = e.data.object as {
+      id: string
+      status: string
+      last_error: { code: string; reason: string } | null
+    }
+    const steps = bySession.get(s.id) ?? []
+    if (steps.length > 0 && steps.at(-1)!.startsWith(s.status)) continue
+    if (s.status === "requires_input" && s.last_error !== null) failures++
+    steps.push(
+      s.status === "requires_input" && s.last_error !== null
+        ? failureStep(s.last_error.code, s.last_error.reason)
+        : s.status,
+    )
+    bySession.set(s.id, steps)
+  }
+  return { bySession, failures }
+}
