@@ -15,6 +15,7 @@
  *
  * @since 0.1.0
  */
+import { createHash } from "node:crypto"
 import { type DatabaseError, EventStore, type EventStoreService } from "@idtrail/store"
 import { Cause, Duration, Effect, Exit, Fiber, Option, Schema } from "effect"
 import { InvalidConfig, type StripeAuthRefused } from "./errors.ts"
@@ -66,9 +67,17 @@ export interface PoolReport {
   readonly heldByOthers: boolean
 }
 
-/** The default name of a pool: processes given the same mode and accounts share their rounds. */
-export const poolName = (mode: string, accounts: ReadonlyArray<string> | "all", platform = "default") =>
-  accounts === "all" ? `${mode}:${platform}:all` : `${mode}:${[...accounts].sort().join(",")}`
+/**
+ * The default name of a pool: processes given the same mode and accounts share their rounds. A
+ * long list is named by its digest (the name is a key of an index).
+ */
+export const poolName = (mode: string, accounts: ReadonlyArray<string> | "all", platform = "default") => {
+  if (accounts === "all") return `${mode}:${platform}:all`
+  const list = [...new Set(accounts)].sort().join(",")
+  return list.length <= 200
+    ? `${mode}:${list}`
+    : `${mode}:sha256:${createHash("sha256").update(list).digest("hex")}`
+}
 
 const newRunId = () => `recon_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
 

@@ -11,9 +11,10 @@ import { openTemporaryStore } from "@idtrail/store/testing"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { listConnectedAccounts, parseAccounts } from "../src/accounts.ts"
-import { type PoolOptions, type PoolReport, runPool } from "../src/pool.ts"
+import { type PoolOptions, type PoolReport, poolName, runPool } from "../src/pool.ts"
 import { makeSharedLimit } from "../src/shared-limit.ts"
 import { stripeApi } from "../src/stripe-api.ts"
+import { binPath, runBin } from "./cli-harness.ts"
 import { backends, KEY } from "./fixtures.ts"
 
 const ACCOUNTS = ["a01", "a02", "a03", "a04", "a05", "a06"]
@@ -195,5 +196,29 @@ describe("--accounts", () => {
     } finally {
       await sim.close()
     }
+  })
+
+  it("names a pool by its mode and accounts, in any order; a long list by its digest", () => {
+    expect(poolName("sweep", ["acct_2", "default", "acct_1"])).toBe(
+      poolName("sweep", ["acct_1", "acct_2", "default"]),
+    )
+    expect(poolName("sweep", ["acct_1"])).not.toBe(poolName("incremental", ["acct_1"]))
+    expect(poolName("incremental", "all", "default")).toBe("incremental:default:all")
+    const many = Array.from({ length: 300 }, (_, i) => `acct_${i}`)
+    expect(poolName("sweep", many)).toMatch(/^sweep:sha256:[0-9a-f]{64}$/)
+  })
+
+  it("the command refuses what a pool cannot do before opening anything: exit 2 with the reason", async () => {
+    const run = runBin(binPath("idtrail.ts"))
+    const env = { STRIPE_API_KEY: KEY, DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" }
+    const dry = await run(["reconcile", "--accounts", "acct_1", "--dry-run"], env)
+    expect(dry.code).toBe(2)
+    expect(dry.stderr).toMatch(/--dry-run .* not --accounts or --workers/)
+    const workers = await run(["reconcile", "--accounts", "acct_1", "--workers", "0"], env)
+    expect(workers.code).toBe(2)
+    expect(workers.stderr).toMatch(/--workers must be an integer from 1 to 64/)
+    const other = await run(["reconcile", "--accounts", "second,acct_1"], env)
+    expect(other.code).toBe(2)
+    expect(other.stderr).toMatch(/"second" is a platform account/)
   })
 })
