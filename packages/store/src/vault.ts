@@ -212,7 +212,11 @@ export const appendRecord =
     sessionId: string,
     make: (state: SessionState) => Effect.Effect<SessionEvent | undefined, DatabaseError>,
     metadata: EventMetadata,
-    options: { readonly missing: "fail" | "skip" } = { missing: "fail" },
+    options: {
+      readonly missing: "fail" | "skip"
+      /** The state just read by the caller: the first attempt starts from it (one read fewer). */
+      readonly state?: SessionState
+    } = { missing: "fail" },
   ): Effect.Effect<
     "appended" | "nothing",
     AppendInputError | CorruptEvent | DatabaseError | ConflictRetriesExhausted
@@ -220,7 +224,8 @@ export const appendRecord =
     Effect.gen(function* () {
       const append = appendToStream(ctx)
       for (let attempt = 0; attempt < appendAttempts; attempt++) {
-        const state = yield* loadState(ctx)(sessionId)
+        const state =
+          attempt === 0 && options.state !== undefined ? options.state : yield* loadState(ctx)(sessionId)
         if (state.version === 0) {
           if (options.missing === "skip") return "nothing"
           return yield* new InvalidArgument({
@@ -346,6 +351,7 @@ export const vault = (ctx: StoreContext): Vault => {
                       } as const),
               ),
         localMetadata(actor, at, options.correlationId),
+        { missing: "fail", state: stored },
       )
       if (recorded === "nothing") return { _tag: "Erased" } as const
       const written = yield* query("vaultKeep", () =>
