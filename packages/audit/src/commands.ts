@@ -7,15 +7,17 @@
  *   audit history vs_…                        the session's timeline
  *   audit state vs_… --at TIME [--clock recorded|stripe] [--json]
  *   audit export --from T --to T [--rows event|session] [--format csv|jsonl] [--output FILE]
- *   audit report --from T --to T --html FILE [--max-sessions N]
- *   audit serve [--port P] [--host H]          read-only page, 127.0.0.1 by default
+ *                [--account A] [--livemode true|false]
+ *   audit report --from T --to T --html FILE [--max-sessions N] [--account A] [--livemode true|false]
+ *   audit serve [--port P] [--host H]          read-only page, 127.0.0.1 by default (?account=&livemode=)
  *
- * There is no `--account`: the store does not record accounts yet.
+ * `--account` and `--livemode` keep one Stripe account's and/or one mode's sessions (a platform
+ * account's name, `default` for everything recorded before accounts, or a connected `acct_…`).
  *
  * @since 0.1.0
  */
 import { type EventStore, InvalidArgument } from "@idtrail/store"
-import { Console, Effect } from "effect"
+import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { serveAudit } from "./serve.ts"
 import { stateAt, timeline, timelineText, writeExport, writeExportFile, writeReport } from "./views.ts"
@@ -26,6 +28,23 @@ const from = Flag.String("from").pipe(
   Flag.withDescription("start of the window, Stripe time: 2026-10-01 or an ISO time"),
 )
 const to = Flag.String("to").pipe(Flag.withDescription("end of the window, excluded"))
+const account = Flag.String("account").pipe(
+  Flag.withDescription(
+    "one Stripe account's sessions: a platform account's name (default) or a connected account acct_… (default: every account)",
+  ),
+  Flag.optional,
+)
+const livemode = Flag.Literals("livemode", ["true", "false"]).pipe(
+  Flag.withDescription("one mode's sessions: true (live) or false (test) (default: both)"),
+  Flag.optional,
+)
+
+/** The `--account` and `--livemode` flags as the store's filter. */
+const filterOf = (account: Option.Option<string>, livemode: Option.Option<"true" | "false">) => ({
+  account: Option.getOrUndefined(account),
+  livemode: Option.isSome(livemode) ? livemode.value === "true" : undefined,
+})
+
 const json = Flag.Boolean("json").pipe(
   Flag.withDescription("print JSON instead of text"),
   Flag.withDefault(false),
@@ -80,14 +99,17 @@ export const exportCommand = Command.make(
       Flag.withDefault("csv"),
     ),
     output: Flag.String("output").pipe(Flag.withDescription("a file (default: stdout)"), Flag.optional),
+    account,
+    livemode,
   },
-  ({ from, to, rows, format, output }) =>
+  ({ from, to, rows, format, output, account, livemode }) =>
     Effect.gen(function* () {
       const window = yield* orFail(parseWindow(from, to))
+      const filter = filterOf(account, livemode)
       if (output._tag === "Some") {
-        const bytes = yield* writeExportFile(window, { rows, format }, output.value)
+        const bytes = yield* writeExportFile(window, { rows, format, filter }, output.value)
         yield* Console.error(`wrote ${bytes.toLocaleString("en")} bytes to ${output.value}`)
-      } else yield* writeExport(window, { rows, format }, process.stdout, "stdout")
+      } else yield* writeExport(window, { rows, format, filter }, process.stdout, "stdout")
     }),
 ).pipe(
   Command.withDescription("Export a window as CSV or JSON Lines, streamed, columns described at the top"),
@@ -104,11 +126,13 @@ export const reportCommand = Command.make(
       Flag.withDescription("sessions listed with their timelines (the counts cover all)"),
       Flag.withDefault(5000),
     ),
+    account,
+    livemode,
   },
-  ({ from, to, html, maxSessions }) =>
+  ({ from, to, html, maxSessions, account, livemode }) =>
     Effect.gen(function* () {
       const window = yield* orFail(parseWindow(from, to))
-      const data = yield* writeReport(window, html, { maxSessions })
+      const data = yield* writeReport(window, html, { maxSessions, filter: filterOf(account, livemode) })
       yield* Console.log(
         `wrote the audit report to ${html}: ${data.funnel.created.toLocaleString("en")} sessions created in the window, ${data.sessions.length.toLocaleString("en")} listed`,
       )

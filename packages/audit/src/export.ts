@@ -15,6 +15,8 @@
  *
  * @since 0.1.0
  */
+
+import { defaultAccount } from "@idtrail/domain"
 import {
   type CorruptEvent,
   type DatabaseError,
@@ -22,6 +24,7 @@ import {
   type InvalidArgument,
   type RecordedEvent,
   type SessionCursor,
+  type SessionFilter,
   type SessionRow,
   type TimeWindow,
 } from "@idtrail/store"
@@ -49,6 +52,9 @@ export interface ExportedEvent {
 }
 
 const exported = (e: RecordedEvent): ExportedEvent => ({ e, t: toTimelineEntry(e) })
+
+/** An event's account: its metadata's, `"default"` for events recorded before accounts. */
+export const eventAccount = (e: RecordedEvent): string => e.metadata.account ?? defaultAccount
 
 /** The columns of an event export. */
 export const eventColumns: ReadonlyArray<Column<ExportedEvent>> = [
@@ -106,6 +112,17 @@ export const eventColumns: ReadonlyArray<Column<ExportedEvent>> = [
     description: "the event as recorded (JSON; never personal data)",
     value: ({ e }) => JSON.stringify(e.event),
   },
+  // Added with accounts: last, so the earlier columns keep their places.
+  {
+    name: "account",
+    description: "the Stripe account: a platform account's name (default) or a connected account (acct_…)",
+    value: ({ e }) => eventAccount(e),
+  },
+  {
+    name: "livemode",
+    description: "true for live mode; empty for events recorded before accounts",
+    value: ({ e }) => e.metadata.livemode ?? null,
+  },
 ]
 
 /** The columns of a session export. */
@@ -135,6 +152,11 @@ export const sessionColumns: ReadonlyArray<Column<SessionRow>> = [
     name: "metadata",
     description: "the merchant's metadata (JSON)",
     value: (s) => JSON.stringify(s.metadata),
+  },
+  {
+    name: "account",
+    description: "the Stripe account: a platform account's name (default) or a connected account (acct_…)",
+    value: (s) => s.account,
   },
 ]
 
@@ -184,10 +206,15 @@ export const encodeRows = <R>(
   return out
 }
 
-const inWindow = (window: TimeWindow) => {
+const inWindow = (window: TimeWindow, filter: SessionFilter) => {
   const from = window.from.getTime()
   const to = window.to.getTime()
-  return (e: RecordedEvent) => e.event.at * 1000 >= from && e.event.at * 1000 < to
+  const { account, livemode } = filter
+  return (e: RecordedEvent) =>
+    e.event.at * 1000 >= from &&
+    e.event.at * 1000 < to &&
+    (account === undefined || eventAccount(e) === account) &&
+    (livemode === undefined || e.metadata.livemode === livemode)
 }
 
 /** What to export. */
@@ -196,6 +223,11 @@ export interface ExportOptions {
   readonly format: ExportFormat
   /** Rows read from the store at a time (default 1,000). */
   readonly pageSize?: number | undefined
+  /**
+   * One account's and/or one mode's rows. Events by their metadata (an event recorded before
+   * accounts is the default account's and has no mode: a mode filter leaves it out).
+   */
+  readonly filter?: SessionFilter | undefined
 }
 
 /**
@@ -204,12 +236,12 @@ export interface ExportOptions {
  */
 export const exportWindow = (
   window: TimeWindow,
-  { rows, format, pageSize = 1000 }: ExportOptions,
+  { rows, format, pageSize = 1000, filter = {} }: ExportOptions,
 ): Stream.Stream<string, InvalidArgument | CorruptEvent | DatabaseError, EventStore> =>
   Stream.unwrap(
     Effect.map(EventStore, (store): Stream.Stream<string, InvalidArgument | CorruptEvent | DatabaseError> => {
       if (rows === "event") {
-        const keep = inWindow(window)
+        const keep = inWindow(window, filter)
         return Stream.concat(
           Stream.make(preamble(eventColumns, format, rows, window)),
           store.readAllPages({ after: null, pageSize: pageSize }).pipe(
@@ -219,7 +251,7 @@ export const exportWindow = (
         )
       }
       const pages = Stream.paginate(null as SessionCursor | null, (after) =>
-        Effect.map(store.audit.sessionsCreated(window, { after, limit: pageSize }), (page) => {
+        Effect.map(store.audit.sessionsCreated(window, { after, limit: pageSize }, filter), (page) => {
           const last = page[page.length - 1]
           const next =
             page.length === pageSize && last?.created != null

@@ -141,7 +141,7 @@ const redactions = (d: AuditReportData) => {
   return section(
     "redactions",
     "Redactions",
-    `<p>Every session (not only this window's), now: ${fmt(count("redacted"))} redacted, ${fmt(count("pending"))} being redacted at Stripe, ${fmt(count("requested"))} requested here and not started at Stripe yet. idtrail records no personal data, so a redaction erases nothing from this log; the log keeps that it happened.</p>` +
+    `<p>Every session of the report's accounts (not only this window's), now: ${fmt(count("redacted"))} redacted, ${fmt(count("pending"))} being redacted at Stripe, ${fmt(count("requested"))} requested here and not started at Stripe yet. idtrail records no personal data, so a redaction erases nothing from this log; the log keeps that it happened.</p>` +
       table(
         "Redacted sessions",
         ["session", "status", "redaction", "Stripe's redaction status", "requested (Stripe time)"],
@@ -293,6 +293,11 @@ const liveNotice = (d: AuditReportData, live: NonNullable<RenderOptions["live"]>
 /** The report as a complete HTML document. */
 export const renderReportHtml = (d: AuditReportData, options: RenderOptions = {}): string => {
   const windowText = `${formatTime(d.window.from)} to ${formatTime(d.window.to)}`
+  const { account, livemode } = d.filter
+  const scope =
+    account === undefined && livemode === undefined
+      ? "Every account, both modes."
+      : `Account ${account ?? "(every)"}, ${livemode === undefined ? "both modes" : livemode ? "live mode" : "test mode"}.`
   const nav = [
     ["overview", "Sessions and events"],
     ["funnel", "Funnel"],
@@ -306,7 +311,7 @@ export const renderReportHtml = (d: AuditReportData, options: RenderOptions = {}
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
     `<meta http-equiv="Content-Security-Policy" content="${escapeHtml(contentSecurityPolicy)}">` +
     `<title>idtrail audit report, ${escapeHtml(windowText)}</title><style>${style}</style></head><body>` +
-    `<header><h1>idtrail audit report</h1><p class="meta">Stripe time from ${escapeHtml(windowText)} (the end excluded). Generated ${formatTime(d.generatedAt)}.</p>` +
+    `<header><h1>idtrail audit report</h1><p class="meta">Stripe time from ${escapeHtml(windowText)} (the end excluded). ${escapeHtml(scope)} Generated ${formatTime(d.generatedAt)}.</p>` +
     (options.live === undefined ? "" : liveNotice(d, options.live)) +
     `<nav aria-label="Sections"><ul>${nav.map(([id, label]) => `<li><a href="#${id}">${label}</a></li>`).join("")}</ul></nav></header>` +
     `<main>${overview(d)}${funnel(d)}${timeToVerified(d)}${failures(d)}${redactions(d)}${runs(d)}${sessions(d)}${timelines(d)}</main>` +

@@ -17,6 +17,7 @@ import {
   type RedactionEntry,
   type RunRecord,
   type SessionCursor,
+  type SessionFilter,
   type SessionRow,
   type StatusCount,
   type TimeToVerified,
@@ -35,6 +36,8 @@ export interface ReportSession {
 /** The report's data. Sessions are those Stripe created in the window; see each field. */
 export interface AuditReportData {
   readonly window: TimeWindow
+  /** The account and mode the report covers (empty: every account's sessions, both modes). */
+  readonly filter: SessionFilter
   readonly generatedAt: Date
   /** Sessions created in the window, by status now. */
   readonly sessionStatuses: ReadonlyArray<StatusCount>
@@ -62,6 +65,8 @@ export interface AuditReportData {
 export interface ReportOptions {
   /** The most sessions listed with their timelines (default 5,000; the counts cover all). */
   readonly maxSessions?: number | undefined
+  /** One account's and/or one mode's sessions (default: all). */
+  readonly filter?: SessionFilter | undefined
 }
 
 /** Bucket edges of the time-to-verified histogram, in seconds. */
@@ -90,29 +95,30 @@ export const reportData = Effect.fn("audit.reportData")(function* (
       argument: "maxSessions",
       message: `maxSessions must be a non-negative integer, got ${String(maxSessions)}`,
     })
+  const filter = options.filter ?? {}
   const store = yield* EventStore
   const audit = store.audit
   const [sessionStatuses, sessionTypes, eventCounts, transitions, funnel, timeToVerified, histogram] =
     yield* Effect.all([
-      audit.sessionStatuses(window),
-      audit.sessionTypes(window),
-      audit.eventCounts(window),
-      audit.transitions(window),
-      audit.funnel(window),
-      audit.timeToVerified(window),
-      audit.verificationHistogram(window, histogramEdges),
+      audit.sessionStatuses(window, filter),
+      audit.sessionTypes(window, filter),
+      audit.eventCounts(window, filter),
+      audit.transitions(window, filter),
+      audit.funnel(window, filter),
+      audit.timeToVerified(window, filter),
+      audit.verificationHistogram(window, histogramEdges, filter),
     ])
   const [failureReasons, failuresByDay, redactions, runs] = yield* Effect.all([
-    audit.failureReasons(window),
-    audit.failuresByDay(window),
-    audit.redactions(),
-    audit.runs(window),
+    audit.failureReasons(window, filter),
+    audit.failuresByDay(window, filter),
+    audit.redactions(filter),
+    audit.runs(window, filter),
   ])
   const sessions: Array<ReportSession> = []
   let after: SessionCursor | null = null
   while (sessions.length < maxSessions) {
     const limit = Math.min(sessionPage, maxSessions - sessions.length)
-    const page: ReadonlyArray<SessionRow> = yield* audit.sessionsCreated(window, { after, limit })
+    const page: ReadonlyArray<SessionRow> = yield* audit.sessionsCreated(window, { after, limit }, filter)
     const events = yield* audit.histories(page.map((s) => s.sessionId))
     const bySession = new Map<string, Array<TimelineEntry>>()
     for (const e of events) {
@@ -127,6 +133,7 @@ export const reportData = Effect.fn("audit.reportData")(function* (
   }
   return {
     window,
+    filter,
     generatedAt: new Date(),
     sessionStatuses,
     sessionTypes,

@@ -66,8 +66,14 @@ const handler =
     const window = windowOfQuery(url.searchParams)
     if (window instanceof InvalidArgument) return send(res, 400, "text/plain", `${window.message}\n`, head)
     const { host, port } = where()
+    // ?account=…&livemode=true|false: one account's, one mode's sessions (checked by the store).
+    const account = url.searchParams.get("account") ?? undefined
+    const mode = url.searchParams.get("livemode")
+    if (mode !== null && mode !== "true" && mode !== "false")
+      return send(res, 400, "text/plain", "livemode must be true or false\n", head)
+    const filter = { account, livemode: mode === null ? undefined : mode === "true" }
     Effect.runPromise(
-      reportData(window, options).pipe(
+      reportData(window, { ...options, filter }).pipe(
         Effect.map((data) => renderReportHtml(data, { live: { host, port } })),
         Effect.provideService(EventStore, store),
       ),
