@@ -338,6 +338,20 @@ describe("observations (design.md §3), rule by rule", () => {
         ])
     })
 
+    it("Stripe's own event of a step into the present status, newer than the timeline's, is a cycle: the middle step filled in, the step recorded", () => {
+      const { events, state } = given(started(created, 100))
+        .when({ ...webhook(failed, 120), stripeEventType: "identity.verification_session.requires_input" })
+        .thenTags(["SessionSubmitted", "VerificationFailed"])
+      expect(events[0]).toMatchObject({ at: 120, since: 100 })
+      expect(events[1]).not.toHaveProperty("since")
+      expect(state.facts?.lastError?.code).toBe("document_expired")
+    })
+
+    it("a last_error change that no event of a step brings is an update, not an invented failure cycle", () => {
+      const abandoned = session({ last_error: { code: "abandoned", reason: "gave up" } })
+      given(started(created, 100)).when(apiRead(abandoned, 120)).thenTags(["SessionUpdated"])
+    })
+
     it("an authoritative read reachable by a legal path records the transitions, not a resync", () => {
       given(started(created, 100))
         .when(apiRead(verified, 100))
