@@ -29,11 +29,27 @@ export interface TimelineEntry {
 
 const value = (v: unknown): string => (typeof v === "string" ? v : (JSON.stringify(v) ?? "null"))
 
+/** How a step was learned (late, filled in, confirming a filled-in one), when it says. */
+const howLearned = (event: SessionEvent): string => {
+  const e = event as { late?: boolean; since?: number; confirms?: number }
+  const iso = (s: number) => new Date(s * 1000).toISOString()
+  return (
+    (e.late === true ? " (late: arrived after later steps; placed by Stripe time)" : "") +
+    (e.since === undefined ? "" : ` (filled in: taken between ${iso(e.since)} and ${iso(event.at)})`) +
+    (e.confirms === undefined ? "" : ` (confirms the step filled in at ${iso(e.confirms)})`)
+  )
+}
+
 /** What an event changed, in a few words (no personal data: the log holds none). */
-export const describeChange = (event: SessionEvent): string => {
+export const describeChange = (event: SessionEvent): string => describeEvent(event) + howLearned(event)
+
+const describeEvent = (event: SessionEvent): string => {
   switch (event._tag) {
     case "SessionStarted":
-      return `first seen ${event.facts.status}${event.midLife ? " (mid-life: earlier history unknown)" : ""}`
+      if (event.late === true) return `created ${event.facts.status}`
+      return `first seen ${event.facts.status}${event.midLife ? " (mid-life: earlier history unknown)" : ""}${
+        event.account === undefined ? "" : ` under account ${event.account}`
+      }`
     case "SessionSubmitted":
       return "requires_input → processing (submitted)"
     case "SessionVerified":
