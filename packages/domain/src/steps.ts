@@ -277,3 +277,16 @@ function* permutations<S>(items: ReadonlyArray<S>): Generator<ReadonlyArray<S>> 
     for (const tail of permutations(rest)) yield [items[k]!, ...tail]
   }
 }
+
+/**
+ * The step a session was in at Stripe time `at`, as far as the history knows now (late steps
+ * included): the last of `stepsInStripeOrder` at or before `at`. For "state at a time" on
+ * Stripe's clock, where folding in stream order would miss a step recorded late.
+ */
+export const stepAt = <E extends SessionEvent>(
+  events: Iterable<E>,
+  at: number,
+): RecordedStep<E> | undefined =>
+  stepsInStripeOrder(events)
+    .filter((s) => s.at <= at)
+    .at(-1)

@@ -15,6 +15,7 @@ import {
   type Observe,
   type SessionEvent,
   type SessionState,
+  stepAt,
   stepsInStripeOrder,
 } from "../src/index.ts"
 import { SESSION_ID, session } from "./support/sessions.ts"
@@ -224,6 +225,15 @@ describe("late steps: cases", () => {
     ])
     expect(recordedSteps(events)).toEqual(expected)
     expect(stepsInStripeOrder(events).map((s) => s.at)).toEqual([100, 110, 120, 130, 140])
+  })
+
+  it("the step a session was in at a Stripe time counts late steps: after the late failure at 120, 125 was requires_input", () => {
+    const [c, p1, f, p2, v] = stripe.map(asWebhook)
+    const { events } = record([c!, p1!, p2!, v!, f!])
+    expect(stepAt(events, 125)?.status).toBe("requires_input")
+    expect(stepAt(events, 125)?.event).toMatchObject({ _tag: "VerificationFailed", late: true })
+    expect(stepAt(events, 135)?.status).toBe("processing")
+    expect(stepAt(events, 99)).toBeUndefined()
   })
 
   it("a late creation after first knowledge mid-life is recorded as a late SessionStarted, before everything", () => {
