@@ -118,6 +118,56 @@ describe.each(backends)("group commit on $name: appends made at once share commi
       await sql.raw(`drop trigger refuse_poison on "${store.schema}".events`).execute(dbOf(store))
     }
   })
+
+  it("a batch locks its session rows by key: it reads none of the other sessions' rows, even on a connection whose plans were made while the table was small", async () => {
+    // PL/pgSQL keeps each statement's plan for the connection's life. A lock statement planned as a
+    // sequential scan on a small table would read every session row in every later batch (issue 9:
+    // group commit at 8 clients fell to 0.2-0.4x the same work written by hand).
+    // One transaction (one connection, so one plan cache), rolled back at the end.
+    let readRows = -1
+    const rollback = new Error("rolled back on purpose")
+    const done = dbOf(store)
+      .transaction()
+      .execute(async (trx) => {
+        let call = 0
+        const batch = () => {
+          const streams = Array.from({ length: 8 }, (_, i) => `vs_gc_plan_${call}_${i}`)
+          call++
+          const events = streams.map((s) => JSON.stringify(submitted(s, 1)))
+          const column = <A>(value: A) => streams.map(() => value)
+          return sql`select outcome from ${table("append_batch")}(
+            ${streams}::text[], ${column(0)}::bigint[], ${column(null)}::text[],
+            ${column("SessionSubmitted")}::text[], ${events}::jsonb[], ${column("{}")}::jsonb[],
+            ${column("{}")}::json[], ${column(null)}::text[], ${column(null)}::text[], ${column(null)}::text[],
+            ${column(null)}::text[], ${column(false)}::boolean[], ${column(null)}::bigint[],
+            ${column("{}")}::jsonb[], ${column(false)}::boolean[], ${column(null)}::bigint[],
+            ${column(null)}::bigint[], ${column(null)}::bigint[])`.execute(trx)
+        }
+        // Past the five custom plans, the plan cache settles on one plan while the table is small.
+        for (let i = 0; i < 8; i++) {
+          const answer = await batch()
+          expect(answer.rows.map((r) => (r as { outcome: string }).outcome)).toEqual(
+            Array(8).fill("appended"),
+          )
+        }
+        // Then the table grows, with no analyze: the cached plans stay.
+        await sql`insert into ${table("verification_sessions")} (session_id, version, state)
+          select 'vs_gc_grown_' || g, 1, '{}'::json from generate_series(1, 5000) g`.execute(trx)
+        const seqRead = async () =>
+          Number(
+            (
+              await sql<{ n: string }>`select coalesce(seq_tup_read, 0) as n from pg_stat_xact_user_tables
+                where relid = ${`"${store.schema}".verification_sessions`}::regclass`.execute(trx)
+            ).rows[0]?.n ?? 0,
+          )
+        const before = await seqRead()
+        await batch()
+        readRows = (await seqRead()) - before
+        throw rollback
+      })
+    await expect(done).rejects.toBe(rollback)
+    expect(readRows).toBe(0)
+  })
 })
 
 const databaseUrl = process.env.DATABASE_URL
