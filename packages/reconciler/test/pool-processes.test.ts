@@ -190,4 +190,34 @@ describe.runIf(databaseUrl)("idtrail reconcile --accounts … --workers 2, two p
       }
     })
   }, 240_000)
+
+  it("exits 1 when an account of the round ends incomplete (Stripe refuses it), naming it; the others complete", async () => {
+    await withDatabase(async (url) => {
+      const store = await openStore({ databaseUrl: url })
+      try {
+        const list = [...ACCOUNTS.slice(0, 3), "acct_unknown"]
+        const child = start(url, sim, [
+          "--mode",
+          "sweep",
+          "--accounts",
+          list.join(","),
+          "--workers",
+          "2",
+          "--json",
+        ])
+        expect(await child.exited, child.stderr()).toBe(1)
+        expect(child.stderr()).toMatch(/1 of 4 accounts incomplete \(acct_unknown\)/)
+        const runs = await runsOf(store)
+        expect(
+          runs
+            .filter((r) => r.complete)
+            .map((r) => r.account)
+            .sort(),
+        ).toEqual(ACCOUNTS.slice(0, 3))
+        expect(runs.find((r) => r.account === "acct_unknown")?.stoppedBy).toBe("StripeAuthRefused")
+      } finally {
+        await store.close()
+      }
+    })
+  }, 120_000)
 })

@@ -145,6 +145,9 @@ export const poolCommand = (ctx: CliContext, flags: ReconcileFlags, pool: PoolFl
           accounts: result.incomplete,
           message: `pool ${name}, round ${result.round}: ${result.incomplete.length} of ${result.accounts} accounts incomplete (${result.incomplete.slice(0, 10).join(", ")}${result.incomplete.length > 10 ? ", …" : ""})`,
         })
+      // The last report told decides the exit code: a run stopped by a lost lease printed an incomplete one.
+      const last = result.reports.findLast((r) => r.complete)
+      if (last !== undefined) ctx.onReport(last)
       ctx.log("info", `pool ${name}, round ${result.round}: every account complete`, summary)
       return result
     })
