@@ -62,6 +62,35 @@ create table {{schema}}.reconciler_quarantine (
   constraint reconciler_quarantine_pkey PRIMARY KEY (account, session_id)
 );
 
+create table {{schema}}.reconciler_rate_buckets (
+  key text not null,
+  tokens double precision not null,
+  last_refill timestamp with time zone not null,
+  constraint reconciler_rate_buckets_pkey PRIMARY KEY (key)
+);
+
+create table {{schema}}.reconciler_round_accounts (
+  pool text not null,
+  round bigint not null,
+  account text not null,
+  run_id text,
+  claims integer not null default 0,
+  done_at timestamp with time zone,
+  complete boolean,
+  constraint reconciler_round_accounts_claims_check CHECK ((claims >= 0)),
+  constraint reconciler_round_accounts_pkey PRIMARY KEY (pool, round, account),
+  constraint reconciler_round_accounts_pool_round_fkey FOREIGN KEY (pool, round) REFERENCES {{schema}}.reconciler_rounds(pool, round) ON DELETE CASCADE
+);
+
+create table {{schema}}.reconciler_rounds (
+  pool text not null,
+  round bigint not null,
+  started_at timestamp with time zone not null default now(),
+  finished_at timestamp with time zone,
+  constraint reconciler_rounds_pkey PRIMARY KEY (pool, round),
+  constraint reconciler_rounds_round_check CHECK ((round > 0))
+);
+
 create table {{schema}}.reconciler_runs (
   run_id text not null,
   account text not null,
@@ -107,6 +136,18 @@ create table {{schema}}.session_keys (
   constraint session_keys_pkey PRIMARY KEY (session_id)
 );
 
+create table {{schema}}.vault (
+  session_id text collate "C" not null,
+  kind text not null,
+  fields text[] not null,
+  value text not null,
+  kept_at timestamp with time zone not null default now(),
+  expires_at timestamp with time zone not null,
+  constraint vault_kind_check CHECK ((kind = ANY (ARRAY['verified_outputs'::text, 'provided_details'::text]))),
+  constraint vault_pkey PRIMARY KEY (session_id, kind),
+  constraint vault_session_id_fkey FOREIGN KEY (session_id) REFERENCES {{schema}}.session_keys(session_id) ON DELETE CASCADE
+);
+
 create table {{schema}}.verification_sessions (
   session_id text collate "C" not null,
   status text,
@@ -122,6 +163,7 @@ create table {{schema}}.verification_sessions (
   updated_at timestamp with time zone not null default now(),
   state json not null,
   confirmed_at bigint,
+  account text collate "C" not null default 'default'::text,
   constraint verification_sessions_pkey PRIMARY KEY (session_id)
 ) with (fillfactor=50);
 
@@ -131,7 +173,13 @@ CREATE INDEX events_global_order ON {{schema}}.events USING btree (transaction_i
 
 CREATE UNIQUE INDEX events_stripe_event_id ON {{schema}}.events USING btree (stripe_event_id) WHERE (stripe_event_id IS NOT NULL);
 
+CREATE UNIQUE INDEX reconciler_rounds_open ON {{schema}}.reconciler_rounds USING btree (pool) WHERE (finished_at IS NULL);
+
 CREATE INDEX reconciler_runs_started ON {{schema}}.reconciler_runs USING btree (started_at);
+
+CREATE INDEX vault_expires_at ON {{schema}}.vault USING btree (expires_at);
+
+CREATE INDEX verification_sessions_account_created ON {{schema}}.verification_sessions USING btree (account, created, session_id);
 
 CREATE INDEX verification_sessions_created ON {{schema}}.verification_sessions USING btree (created, session_id);
 
@@ -144,14 +192,20 @@ create view {{schema}}.session_counts_by_status as
   GROUP BY status;
 
 create view {{schema}}.session_failures as
- SELECT stream_id AS session_id,
+ SELECT session_id,
     "position",
-    data ->> 'code'::text AS code,
-    data ->> 'reason'::text AS reason,
-    to_timestamp(((data ->> 'at'::text)::bigint)::double precision) AS at,
+        CASE
+            WHEN type = 'SessionStarted'::text THEN ((data -> 'facts'::text) -> 'lastError'::text) ->> 'code'::text
+            ELSE data ->> 'code'::text
+        END AS code,
+        CASE
+            WHEN type = 'SessionStarted'::text THEN ((data -> 'facts'::text) -> 'lastError'::text) ->> 'reason'::text
+            ELSE data ->> 'reason'::text
+        END AS reason,
+    to_timestamp(at_s::double precision) AS at,
     recorded_at
-   FROM {{schema}}.events e
-  WHERE type = 'VerificationFailed'::text;
+   FROM {{schema}}.session_steps t
+  WHERE to_status = 'requires_input'::text AND kind <> 'created'::text AND NOT replaced AND (type = ANY (ARRAY['VerificationFailed'::text, 'SessionStarted'::text]));
 
 create view {{schema}}.session_history as
  SELECT stream_id AS session_id,
@@ -195,45 +249,102 @@ create view {{schema}}.session_status_intervals as
  SELECT session_id,
     to_status AS status,
     at AS valid_from,
-    lead(at) OVER (PARTITION BY session_id ORDER BY version) AS valid_until,
+    lead(at) OVER (PARTITION BY session_id ORDER BY at, version) AS valid_until,
     recorded_at AS recorded_from,
-    lead(recorded_at) OVER (PARTITION BY session_id ORDER BY version) AS recorded_until,
+    lead(recorded_at) OVER (PARTITION BY session_id ORDER BY at, version) AS recorded_until,
     version
    FROM {{schema}}.session_transitions t
   WHERE from_status IS DISTINCT FROM to_status;
+
+create view {{schema}}.session_steps as
+ WITH steps AS (
+         SELECT e.stream_id AS session_id,
+            e.stream_version AS version,
+            e."position",
+            e.type,
+            s.to_status,
+                CASE
+                    WHEN e.type = 'SessionStarted'::text AND s.to_status = 'requires_input'::text AND jsonb_typeof((e.data -> 'facts'::text) -> 'lastError'::text) IS DISTINCT FROM 'object'::text AND jsonb_typeof((e.data -> 'facts'::text) -> 'lastVerificationReport'::text) IS DISTINCT FROM 'string'::text THEN 'created'::text
+                    ELSE s.to_status
+                END AS kind,
+            (e.data ->> 'at'::text)::bigint AS at_s,
+            e.recorded_at,
+            e.metadata ->> 'source'::text AS source,
+            (e.metadata -> 'actor'::text) ->> 'kind'::text AS actor_kind,
+            (e.metadata -> 'actor'::text) ->> 'id'::text AS actor_id,
+            COALESCE((e.data ->> 'late'::text)::boolean, false) AS late,
+            (e.data ->> 'confirms'::text)::bigint AS confirms,
+            e.data,
+            e.metadata
+           FROM {{schema}}.events e
+             CROSS JOIN LATERAL ( SELECT
+                        CASE e.type
+                            WHEN 'SessionStarted'::text THEN (e.data -> 'facts'::text) ->> 'status'::text
+                            WHEN 'SessionSubmitted'::text THEN 'processing'::text
+                            WHEN 'SessionVerified'::text THEN 'verified'::text
+                            WHEN 'VerificationFailed'::text THEN 'requires_input'::text
+                            WHEN 'SessionCanceled'::text THEN 'canceled'::text
+                            WHEN 'SessionResynced'::text THEN (e.data -> 'remote'::text) ->> 'status'::text
+                            ELSE NULL::text
+                        END AS to_status) s
+          WHERE e.type = ANY (ARRAY['SessionStarted'::text, 'SessionSubmitted'::text, 'SessionVerified'::text, 'VerificationFailed'::text, 'SessionCanceled'::text, 'SessionResynced'::text])
+        ), filled AS (
+         SELECT st.session_id,
+            st.version,
+            st."position",
+            st.type,
+            st.to_status,
+            st.kind,
+            st.at_s,
+            st.recorded_at,
+            st.source,
+            st.actor_kind,
+            st.actor_id,
+            st.late,
+            st.confirms,
+            st.data,
+            st.metadata,
+                CASE
+                    WHEN st.type = 'SessionStarted'::text THEN (st.data ->> 'stripeEventType'::text) IS DISTINCT FROM ('identity.verification_session.'::text || st.kind)
+                    ELSE st.data ? 'since'::text
+                END AS filled_in
+           FROM steps st
+        )
+ SELECT session_id,
+    version,
+    "position",
+    type,
+    to_status,
+    kind,
+    at_s,
+    recorded_at,
+    source,
+    actor_kind,
+    actor_id,
+    late,
+    filled_in,
+    confirms,
+    filled_in AND (EXISTS ( SELECT 1
+           FROM steps c
+          WHERE c.session_id = f.session_id AND c.confirms = f.at_s AND c.kind = f.kind AND c.version > f.version)) AS replaced,
+    data,
+    metadata
+   FROM filled f;
 
 create view {{schema}}.session_transitions as
  SELECT session_id,
     version,
     "position",
     type,
-    lag(to_status) OVER (PARTITION BY session_id ORDER BY version) AS from_status,
+    lag(to_status) OVER (PARTITION BY session_id ORDER BY at_s, version) AS from_status,
     to_status,
-    at,
+    to_timestamp(at_s::double precision) AS at,
     recorded_at,
     source,
     actor_kind,
     actor_id
-   FROM ( SELECT e.stream_id AS session_id,
-            e.stream_version AS version,
-            e."position",
-            e.type,
-                CASE e.type
-                    WHEN 'SessionStarted'::text THEN (e.data -> 'facts'::text) ->> 'status'::text
-                    WHEN 'SessionSubmitted'::text THEN 'processing'::text
-                    WHEN 'SessionVerified'::text THEN 'verified'::text
-                    WHEN 'VerificationFailed'::text THEN 'requires_input'::text
-                    WHEN 'SessionCanceled'::text THEN 'canceled'::text
-                    WHEN 'SessionResynced'::text THEN (e.data -> 'remote'::text) ->> 'status'::text
-                    ELSE NULL::text
-                END AS to_status,
-            to_timestamp(((e.data ->> 'at'::text)::bigint)::double precision) AS at,
-            e.recorded_at,
-            e.metadata ->> 'source'::text AS source,
-            (e.metadata -> 'actor'::text) ->> 'kind'::text AS actor_kind,
-            (e.metadata -> 'actor'::text) ->> 'id'::text AS actor_id
-           FROM {{schema}}.events e
-          WHERE e.type = ANY (ARRAY['SessionStarted'::text, 'SessionSubmitted'::text, 'SessionVerified'::text, 'VerificationFailed'::text, 'SessionCanceled'::text, 'SessionResynced'::text])) t;
+   FROM {{schema}}.session_steps t
+  WHERE NOT replaced;
 
 create view {{schema}}.session_verification_times as
  SELECT v.session_id,
@@ -251,7 +362,7 @@ create view {{schema}}.session_verification_times as
            FROM {{schema}}.session_transitions t
              JOIN {{schema}}.events e ON e.stream_id = t.session_id AND e.stream_version = t.version
           WHERE t.to_status = 'verified'::text
-          ORDER BY t.session_id, t.version) f ON f.session_id = v.session_id;
+          ORDER BY t.session_id, t.at, t.version) f ON f.session_id = v.session_id;
 
 -- functions
 
@@ -260,13 +371,20 @@ CREATE OR REPLACE FUNCTION {{schema}}.append_batch(p_stream_ids text[], p_expect
  LANGUAGE plpgsql
 AS $function$
 declare
-  v_locked text[];
+  v_locked text[] := '{}';
+  v_id text;
 begin
-  select coalesce(array_agg(l.session_id), '{}') into v_locked
-    from (select v.session_id from {{schema}}.verification_sessions v
-           where v.session_id = any(p_stream_ids)
-           order by v.session_id
-             for update skip locked) l;
+  -- One primary-key lookup per stream, in stream order (the rows' own collation, so every batch
+  -- locks in the same order). Not `session_id = any(p_stream_ids)`: PL/pgSQL keeps that
+  -- statement's plan for the connection's life, and a plan made while the table was small is a
+  -- sequential scan that every later batch pays in full (2-4x slower than no grouping at 10,000+
+  -- sessions). An equality on the key is an index lookup whatever the table's size.
+  for v_id in select distinct s.id collate "C" from unnest(p_stream_ids) s(id) order by 1 loop
+    perform 1 from {{schema}}.verification_sessions v where v.session_id = v_id for update skip locked;
+    if found then
+      v_locked := v_locked || v_id;
+    end if;
+  end loop;
   for i in 1 .. coalesce(array_length(p_stream_ids, 1), 0) loop
     ord := i;
     if p_stream_ids[i] <> all(v_locked)
@@ -497,6 +615,41 @@ AS $function$
 $function$
 ;
 
+CREATE OR REPLACE FUNCTION {{schema}}.reconciler_take_tokens(p_key text, p_tokens double precision, p_limit double precision, p_refill_ms double precision, p_allow_overflow boolean, OUT remaining double precision, OUT elapsed_ms double precision)
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_tokens double precision;
+  v_last timestamptz;
+  v_now timestamptz;
+  v_add double precision;
+begin
+  insert into {{schema}}.reconciler_rate_buckets as b (key, tokens, last_refill)
+    values (p_key, p_limit, clock_timestamp())
+    on conflict (key) do nothing;
+  select b.tokens, b.last_refill into v_tokens, v_last
+    from {{schema}}.reconciler_rate_buckets b where b.key = p_key for update;
+  -- Read after the row lock: a caller that waited for it sees the time it got it.
+  v_now := clock_timestamp();
+  v_add := floor(extract(epoch from (v_now - v_last)) * 1000 / p_refill_ms);
+  if v_add > 0 then
+    v_tokens := least(p_limit, v_tokens + v_add);
+    v_last := v_last + make_interval(secs => v_add * p_refill_ms / 1000);
+  end if;
+  if v_tokens >= p_limit then
+    v_last := v_now;
+  end if;
+  remaining := v_tokens - p_tokens;
+  if p_allow_overflow or remaining >= 0 then
+    v_tokens := remaining;
+  end if;
+  elapsed_ms := greatest(0, extract(epoch from (v_now - v_last)) * 1000);
+  update {{schema}}.reconciler_rate_buckets set tokens = v_tokens, last_refill = v_last where key = p_key;
+end
+$function$
+;
+
 CREATE OR REPLACE FUNCTION {{schema}}.refuse_erasure_changes()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -519,6 +672,17 @@ end
 $function$
 ;
 
+CREATE OR REPLACE FUNCTION {{schema}}.session_account()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+  new.account := coalesce(new.state->>'account', 'default');
+  return new;
+end
+$function$
+;
+
 -- triggers
 
 CREATE TRIGGER events_refuse_truncate BEFORE TRUNCATE ON {{schema}}.events FOR EACH STATEMENT EXECUTE FUNCTION {{schema}}.refuse_event_changes();
@@ -528,3 +692,5 @@ CREATE TRIGGER events_refuse_update_delete BEFORE DELETE OR UPDATE ON {{schema}}
 CREATE TRIGGER session_erasures_refuse_truncate BEFORE TRUNCATE ON {{schema}}.session_erasures FOR EACH STATEMENT EXECUTE FUNCTION {{schema}}.refuse_erasure_changes();
 
 CREATE TRIGGER session_erasures_refuse_update_delete BEFORE DELETE OR UPDATE ON {{schema}}.session_erasures FOR EACH ROW EXECUTE FUNCTION {{schema}}.refuse_erasure_changes();
+
+CREATE TRIGGER verification_sessions_account BEFORE INSERT ON {{schema}}.verification_sessions FOR EACH ROW EXECUTE FUNCTION {{schema}}.session_account();

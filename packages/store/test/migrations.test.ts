@@ -39,6 +39,11 @@ const released: Record<string, string> = {
   "0011_reconciler_runs": "f686303f64229df4b6208443219b3bb6013f14b27c2bac2c0d1e790aa18bd262",
   "0012_lean_new_stream_and_batch": "3dff3e2d43e1186cd6f0e0a5dfff2171999129a60cf94332e374f9e22f32a82a",
   "0013_session_keys": "7769df8a814f243046f4423b62a82263819720a3a38a64c4834af75f8108da3c",
+  "0014_session_account": "a987994244654367e1066a993fbe497cc4c80aba96478b10e08afdb799433685",
+  "0015_reconciler_pool": "1af5e146f212a77bd0966d7f3282e769655d1d6725d579a7132cf92a7cfe86ea",
+  "0016_late_steps": "97da6e68088bd75fb0c6fee76edb84d721dc44bc84ad4ec4e5f73c9d5c9ac9b5",
+  "0017_vault": "69bdacf824691d810b11d5324ce8106501cf8ed6625191a003dadb4732912c95",
+  "0018_batch_locks_by_key": "669693789e26a6e5d5757a2c237a6c86426baeebe81c5928352fa372b795f30c",
 }
 
 /** One append as the SQL of every version takes it: events, metadata and the folded state. */
