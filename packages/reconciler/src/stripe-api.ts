@@ -114,9 +114,14 @@ const decoded = (operation: string, raw: unknown, observedAt: number) => {
 }
 
 /** An SDK failure as a typed error; the message never carries the API key or a client secret. */
-const failure = (operation: string, error: unknown): StripeError => {
-  const e = error as { type?: string; statusCode?: number; message?: string }
+const failure = (operation: string, error: unknown, stripeAccount?: string): StripeError => {
+  const e = error as { type?: string; statusCode?: number; message?: string; code?: string }
   const status = e.statusCode ?? null
+  if (status === 403 && e.code === "account_invalid" && stripeAccount !== undefined)
+    return new StripeAuthRefused({
+      status,
+      message: `Stripe refused the connected account ${stripeAccount} (HTTP 403) to ${operation}: the platform's key in STRIPE_API_KEY has no access to it, or it does not exist`,
+    })
   if (status === 401 || status === 403) {
     // Stripe's own message quotes part of the key: say what to check instead.
     return new StripeAuthRefused({
@@ -190,7 +195,7 @@ export const makeStripeApi = Effect.fnUntraced(function* (options: StripeApiOpti
     rateLimited(
       Effect.suspend(() => {
         requests++
-        return Effect.tryPromise({ try: request, catch: (error) => failure(operation, error) })
+        return Effect.tryPromise({ try: request, catch: (error) => failure(operation, error, stripeAccount) })
       }),
     ).pipe(Effect.retry(schedule))
 

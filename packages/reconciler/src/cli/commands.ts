@@ -55,7 +55,9 @@ const reconcile = (ctx: CliContext) =>
         Flag.withDefault(false),
       ),
       account: Flag.String("account").pipe(
-        Flag.withDescription("the account whose lease and cursors the run uses"),
+        Flag.withDescription(
+          "the Stripe account to reconcile: a platform account's name (its key in STRIPE_API_KEY; default `default`) or a connected account acct_… (read through the platform's key with the Stripe-Account header); the run's sessions, lease and cursors are that account's",
+        ),
         Flag.withDefault("default"),
       ),
       dataDir,
