@@ -166,9 +166,9 @@ describe.runIf(databaseUrl)("idtrail reconcile --accounts … --workers 2, two p
           await new Promise((resolve) => setTimeout(resolve, 50))
         const survivor = start(url, sim, [...args, ...lease])
         await new Promise((resolve) => setTimeout(resolve, 300))
+        const killedAt = Date.now()
         doomed.process.kill("SIGKILL")
         await doomed.exited
-        const killedAt = Date.now()
         expect(await survivor.exited, survivor.stderr()).toBe(0)
         const runs = await runsOf(store)
         // Recorded runs: one per account (the killed process recorded none of the runs it was in).
@@ -179,7 +179,8 @@ describe.runIf(databaseUrl)("idtrail reconcile --accounts … --workers 2, two p
         const taken = runs.filter((r) => r.started < SESSIONS)
         expect(taken.length).toBeGreaterThan(0)
         for (const r of taken) {
-          expect(r.startedAt.getTime()).toBeGreaterThan(killedAt - 1_000)
+          // Not before the dead run's lease ran out: renewed every second, it lasted 3 s.
+          expect(r.startedAt.getTime()).toBeGreaterThanOrEqual(killedAt + 1_500)
           expect(r.started + r.unchanged).toBe(SESSIONS)
         }
         const { streams, bad } = await duplicated(store)
@@ -220,4 +221,20 @@ describe.runIf(databaseUrl)("idtrail reconcile --accounts … --workers 2, two p
       }
     })
   }, 120_000)
+
+  it("--accounts all: the platform account and every connected account Stripe lists, each once", async () => {
+    await withDatabase(async (url) => {
+      const store = await openStore({ databaseUrl: url })
+      try {
+        const child = start(url, sim, ["--mode", "sweep", "--accounts", "all", "--workers", "4", "--json"])
+        expect(await child.exited, child.stderr()).toBe(0)
+        expect(child.stderr()).toMatch(/pool sweep:default:all: 21 accounts, 4 workers/)
+        const runs = await runsOf(store)
+        expect(runs.map((r) => r.account).sort()).toEqual(["default", ...ACCOUNTS].sort())
+        expect(overlapping(runs)).toEqual([])
+      } finally {
+        await store.close()
+      }
+    })
+  }, 180_000)
 })
