@@ -38,6 +38,8 @@ export interface PoolOptions {
   readonly leaseSeconds?: number | undefined
   /** How often a worker with nothing to claim looks again (default a quarter of the lease, at most 1 s). */
   readonly pollMillis?: number | undefined
+  /** The store an account's run writes through (default: the `EventStore` provided; e.g. instrumented per account). */
+  readonly storeFor?: ((account: string) => EventStoreService) | undefined
   /** The Stripe API of an account (a connected account's reads carry its `Stripe-Account`). */
   readonly stripeFor: (account: string) => Effect.Effect<StripeApiService, InvalidConfig>
   /** Passed to each run. */
@@ -130,7 +132,11 @@ export const runPool = Effect.fn("reconciler.pool")(function* (options: PoolOpti
         rereadFraction: options.rereadFraction,
         rereadShare: options.rereadShare,
         onStopped: report,
-      }).pipe(Effect.provideService(EventStore, store), Effect.provideService(StripeApi, stripe), Effect.exit)
+      }).pipe(
+        Effect.provideService(EventStore, options.storeFor?.(account) ?? store),
+        Effect.provideService(StripeApi, stripe),
+        Effect.exit,
+      )
       yield* Fiber.interrupt(beat)
       if (Exit.isSuccess(exit)) {
         report(exit.value)

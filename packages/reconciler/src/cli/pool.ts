@@ -7,6 +7,7 @@
  *
  * Each account's reads go through its own rate limit (`RECONCILE_MAX_RPS`), shared by every process
  * through Postgres (`shared-limit.ts`); a connected account (`acct_…`) is read with `Stripe-Account`.
+ * Telemetry is a run's (`telemetry.ts`), each account's counters with its `account`.
  *
  * @since 0.1.0
  */
@@ -20,6 +21,7 @@ import { PoolIncomplete, poolName, runPool } from "../pool.ts"
 import { type Report, renderReport } from "../report.ts"
 import { makeSharedLimit } from "../shared-limit.ts"
 import { makeStripeApi } from "../stripe-api.ts"
+import { countStripeRequests, instrumentStore, otlpConfigured, otlpLayer } from "../telemetry.ts"
 import { type CliContext, describeStore } from "./context.ts"
 
 /** The pool's own flags, as parsed. */
@@ -98,6 +100,17 @@ export const poolCommand = (ctx: CliContext, flags: ReconcileFlags, pool: PoolFl
         rateLimit: limitOf(account),
       })
     const name = poolName(config.mode, spec.all ? "all" : spec.accounts, config.account)
+    // Telemetry as a run's: each account's counters carry it; requests are counted for the platform key.
+    const driftAge = otlpConfigured(ctx.env, "METRICS")
+    const storeFor = (account: string) =>
+      instrumentStore(store, { account, mode: config.mode, dryRun: false }, { driftAge })
+    const host = new URL(config.apiBase ?? "https://api.stripe.com").hostname
+    yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        countStripeRequests(host, { account: config.account, mode: config.mode, dryRun: false }),
+      ),
+      (stop) => Effect.sync(stop),
+    )
 
     const print = (report: Report) => {
       ctx.onReport(report)
@@ -122,6 +135,7 @@ export const poolCommand = (ctx: CliContext, flags: ReconcileFlags, pool: PoolFl
         pool: name,
         leaseSeconds,
         stripeFor,
+        storeFor,
         concurrency: config.concurrency,
         onReport: print,
         onClaim: (account, runId) => ctx.log("info", `${account}: run ${runId} starts`, { pool: name }),
@@ -172,4 +186,4 @@ export const poolCommand = (ctx: CliContext, flags: ReconcileFlags, pool: PoolFl
       ),
       Effect.repeat(Schedule.spaced(every).pipe(Schedule.jittered)),
     )
-  }).pipe(Effect.asVoid, Effect.scoped)
+  }).pipe(Effect.asVoid, Effect.scoped, Effect.provide(otlpLayer(ctx.env)))
