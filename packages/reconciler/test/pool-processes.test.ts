@@ -237,4 +237,34 @@ describe.runIf(databaseUrl)("idtrail reconcile --accounts … --workers 2, two p
       }
     })
   }, 180_000)
+
+  it("SIGTERM: the process releases its accounts' leases (exit 143), and the other process finishes them at once, not after the lease", async () => {
+    await withDatabase(async (url) => {
+      const store = await openStore({ databaseUrl: url })
+      try {
+        // A lease far longer than the test: only a release lets the other process have those accounts.
+        const long = [...args, "--lease-seconds", "600"]
+        const stopped = start(url, sim, long)
+        for (let i = 0; i < 600 && (stopped.stderr().match(/run recon_\S+ starts/g) ?? []).length < 3; i++)
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        const other = start(url, sim, long)
+        await new Promise((resolve) => setTimeout(resolve, 300))
+        stopped.process.kill("SIGTERM")
+        expect(await stopped.exited).toBe(143)
+        expect(await other.exited, other.stderr()).toBe(0)
+        const runs = await runsOf(store)
+        const finished = runs.filter((r) => r.stoppedBy === null)
+        expect(finished.map((r) => r.account).sort()).toEqual(ACCOUNTS)
+        expect(finished.every((r) => r.complete)).toBe(true)
+        // The interrupted runs were recorded as such, and no run of an account overlaps another.
+        const interrupted = runs.filter((r) => r.stoppedBy !== null)
+        expect(interrupted.length).toBeGreaterThan(0)
+        expect(interrupted.every((r) => r.stoppedBy === "interrupted" && !r.complete)).toBe(true)
+        expect(overlapping(runs)).toEqual([])
+        expect((await duplicated(store)).bad).toEqual([])
+      } finally {
+        await store.close()
+      }
+    })
+  }, 180_000)
 })
