@@ -107,7 +107,7 @@ const stepped = (state: SessionState, event: SessionEvent): Timeline | null =>
   state.timeline == null ? null : recordStep(state.timeline, event)
 
 /** A late step is history only: the version and the timeline move, the present does not. */
-const isLate = (event: SessionEvent): boolean => "late" in event && event.late === true
+const isLate = (event: SessionEvent): boolean => (event as { readonly late?: boolean }).late === true
 
 /** Folds one event into the state. Total: an event it does not know only bumps the version. */
 export const evolve = (state: SessionState, event: SessionEvent): SessionState =>
