@@ -108,10 +108,15 @@ export const runPool = Effect.fn("reconciler.pool")(function* (options: PoolOpti
     )
   const pollMillis = options.pollMillis ?? Math.min(1000, leaseSeconds * 250)
   const pool = options.pool ?? poolName(mode, accounts)
-  const round = yield* store.runState.joinRound(pool, accounts)
+  let round = yield* store.runState.joinRound(pool, accounts)
+  // A round left open with every account done (its process stopped before closing it) is closed, and the next one joined.
+  for (let i = 0; i < 3 && (yield* store.runState.finishRound(pool, round)); i++)
+    round = yield* store.runState.joinRound(pool, accounts)
 
   const reports: Array<Report> = []
   const refused: Array<StripeAuthRefused> = []
+  // Whether a worker with nothing to claim ever found accounts held by other runs.
+  let sawHeld = false
   const report = (r: Report) => {
     reports.push(r)
     options.onReport?.(r)
@@ -171,6 +176,7 @@ export const runPool = Effect.fn("reconciler.pool")(function* (options: PoolOpti
       }
       const status = yield* store.runState.roundStatus(pool, round)
       if (status.done >= status.accounts) return
+      if (status.held > 0) sawHeld = true
       yield* Effect.sleep(Duration.millis(pollMillis))
     }
   })
@@ -190,7 +196,7 @@ export const runPool = Effect.fn("reconciler.pool")(function* (options: PoolOpti
     reports,
     incomplete: status.incomplete,
     complete: status.done === status.accounts && status.incomplete.length === 0,
-    heldByOthers: reports.length === 0,
+    heldByOthers: reports.length === 0 && sawHeld,
   } satisfies PoolReport
 })
 

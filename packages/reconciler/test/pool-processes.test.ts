@@ -267,4 +267,45 @@ describe.runIf(databaseUrl)("idtrail reconcile --accounts … --workers 2, two p
       }
     })
   }, 180_000)
+
+  it("--every: a round after another, each account once a round, until SIGTERM (exit 143, no lease left)", async () => {
+    await withDatabase(async (url) => {
+      const store = await openStore({ databaseUrl: url })
+      try {
+        const two = ACCOUNTS.slice(0, 2)
+        const child = start(url, sim, [
+          "--mode",
+          "incremental",
+          "--accounts",
+          two.join(","),
+          "--workers",
+          "2",
+          "--every",
+          "1s",
+          "--json",
+        ])
+        for (let i = 0; i < 1200 && (child.stdout().match(/\n/g) ?? []).length < 6; i++)
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        child.process.kill("SIGTERM")
+        expect(await child.exited, child.stderr()).toBe(143)
+        const runs = (await runsOf(store)).filter((r) => r.stoppedBy === null)
+        expect(runs.length).toBeGreaterThanOrEqual(6)
+        for (const account of two)
+          expect(runs.filter((r) => r.account === account).length).toBeGreaterThanOrEqual(3)
+        expect(overlapping(runs)).toEqual([])
+        // A third process of the same pool now runs at once: nothing holds a lease.
+        const next = start(url, sim, [
+          "--mode",
+          "incremental",
+          "--accounts",
+          two.join(","),
+          "--lease-seconds",
+          "600",
+        ])
+        expect(await next.exited, next.stderr()).toBe(0)
+      } finally {
+        await store.close()
+      }
+    })
+  }, 180_000)
 })

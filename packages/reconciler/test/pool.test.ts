@@ -146,6 +146,25 @@ describe.each(backends)("a pool of workers ($name)", ({ databaseUrl }) => {
     }
   })
 
+  it("a round left open with every account done (its process stopped before closing it) is closed, and the next round runs", async () => {
+    const store = await openTemporaryStore({ databaseUrl })
+    try {
+      const name = "sweep:left-open"
+      const state = store.service.runState
+      const round = await Effect.runPromise(state.joinRound(name, ["a03"]))
+      await Effect.runPromise(state.claimAccount(name, round, "recon_gone", 60))
+      await Effect.runPromise(state.finishAccount(name, round, "a03", "recon_gone", true))
+      await Effect.runPromise(state.releaseLease("a03", "recon_gone"))
+      const result = await pool(store, { pool: name, accounts: ["a03"] })
+      expect(result.round).toBe(round + 1)
+      expect(result.reports.map((r) => r.account)).toEqual(["a03"])
+      expect(result.heldByOthers).toBe(false)
+      expect(result.complete).toBe(true)
+    } finally {
+      await store.dispose()
+    }
+  })
+
   it("the rate limit is shared through the store: two limits of one key (two processes) together keep to its rate", async () => {
     const store = await openTemporaryStore({ databaseUrl })
     try {
