@@ -227,6 +227,12 @@ describe("--accounts", () => {
     expect(poolName("sweep", many)).toMatch(/^sweep:sha256:[0-9a-f]{64}$/)
   })
 
+  it("reconcile --help lists the pool's flags", async () => {
+    const { code, stdout } = await runBin(binPath("idtrail.ts"))(["reconcile", "--help"])
+    expect(code).toBe(0)
+    for (const flag of ["--accounts", "--workers", "--lease-seconds"]) expect(stdout).toContain(flag)
+  })
+
   it("the command refuses what a pool cannot do before opening anything: exit 2 with the reason", async () => {
     const run = runBin(binPath("idtrail.ts"))
     const env = { STRIPE_API_KEY: KEY, DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" }
