@@ -241,7 +241,11 @@ export const handle = (ctx: StoreContext) => {
   })
 }
 
-/** Handles a decoded Stripe webhook event: the `Observe` it stands for, on its session's stream. */
+/**
+ * Handles a decoded Stripe webhook event: the `Observe` it stands for, on its session's stream,
+ * under the event's connected account when it has one (Connect), else the default account (an
+ * endpoint of another platform account names it: `@idtrail/webhooks`' `account`).
+ */
 export const observe = (ctx: StoreContext) => {
   const handleIn = handle(ctx)
   return (
@@ -249,5 +253,10 @@ export const observe = (ctx: StoreContext) => {
     context: CommandContext,
     options?: HandleOptions,
   ): Effect.Effect<HandleResult, HandleError> =>
-    handleIn(event.data.object.id, observeEvent(event), context, options)
+    handleIn(
+      event.data.object.id,
+      event.account === undefined ? observeEvent(event) : { ...observeEvent(event), account: event.account },
+      context,
+      options,
+    )
 }

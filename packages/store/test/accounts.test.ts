@@ -6,7 +6,8 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { factsOf, type Observe, type SessionCommand } from "@idtrail/domain"
+import { decodeStripeEvent, factsOf, type Observe, type SessionCommand } from "@idtrail/domain"
+import { Result } from "effect"
 import { sql } from "kysely"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { connect } from "../src/database.ts"
@@ -126,6 +127,25 @@ describe.each(backends)("accounts in the store ($name)", ({ databaseUrl }) => {
     expect(await ids({ account: "acct_1Conn" })).toEqual(["vs_c1"])
     expect(await ids({ account: "default" })).toEqual(["vs_d2", "vs_d1"])
     expect(await ids({ account: "default", livemode: false })).toEqual(["vs_d1"])
+  })
+
+  it("observe records a Connect event (top-level account) under its connected account", async () => {
+    const decoded = decodeStripeEvent({
+      id: "evt_conn_1",
+      object: "event",
+      type: "identity.verification_session.created",
+      created: 100,
+      livemode: false,
+      api_version: "2026-07-29.dahlia",
+      account: "acct_1Other",
+      data: { object: snapshot("vs_c2", "requires_input") },
+    })
+    if (Result.isFailure(decoded) || "_tag" in decoded.success) throw new Error("bad fixture")
+    await store.observe(decoded.success, { actor })
+    expect((await store.state("vs_c2")).account).toBe("acct_1Other")
+    expect(await metadataOf(store, schema, "vs_c2")).toEqual([
+      expect.objectContaining({ account: "acct_1Other", stripeEventId: "evt_conn_1" }),
+    ])
   })
 
   it("a filter that is not an account key or a mode is refused with InvalidArgument", async () => {
