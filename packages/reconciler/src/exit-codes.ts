@@ -11,11 +11,11 @@ import type { Report } from "./report.ts"
 export const exitCodes = {
   /** The run is complete. */
   complete: 0,
-  /** The run went to its end but is incomplete: a page failed, or sessions failed and were quarantined. */
+  /** The run went to its end but is incomplete: a page failed, or sessions failed and were quarantined (a pool: any account's run). */
   incomplete: 1,
   /** The configuration cannot work (a missing key, a bad number, an unknown option, a file it was told to write that cannot be written). */
   badConfig: 2,
-  /** Another run of the account holds the lease (or took it from this run). */
+  /** Another run of the account holds the lease (or took it from this run); a pool: others held every account whenever it looked. */
   runInProgress: 3,
   /** The database cannot be reached or used. */
   databaseUnavailable: 4,
@@ -33,6 +33,7 @@ const byTag: Record<string, number> = {
   // `audit export|report` to a path that cannot be written: the person who gave the path fixes it.
   OutputFailed: exitCodes.badConfig,
   RunInProgress: exitCodes.runInProgress,
+  PoolIncomplete: exitCodes.incomplete,
   StoreUnavailable: exitCodes.databaseUnavailable,
   StoreFailure: exitCodes.databaseUnavailable,
   EventLogImmutable: exitCodes.databaseUnavailable,

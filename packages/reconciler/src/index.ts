@@ -26,3 +26,20 @@ export {
   type StripeApiService,
   stripeApi,
 } from "./stripe-api.ts"
+export {
+  type AccountsSpec,
+  isConnected,
+  type ListAccountsOptions,
+  listConnectedAccounts,
+  parseAccounts,
+  resolveAccounts,
+} from "./accounts.ts"
+export {
+  type PoolError,
+  PoolIncomplete,
+  type PoolOptions,
+  type PoolReport,
+  poolName,
+  runPool,
+} from "./pool.ts"
+export { type Limit, makeSharedLimit, postgresRateLimiterStore } from "./shared-limit.ts"
