@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { fold, type SessionState } from "@idtrail/domain"
+import { fold, type SessionState, stepAt } from "@idtrail/domain"
 import { Effect } from "effect"
 import { sql } from "kysely"
 import type { StoreContext } from "./context.ts"
@@ -153,7 +153,22 @@ export const audit = (ctx: StoreContext) => ({
         if (options.clock === "stripe" ? e.event.at > seconds : e.recordedAt.getTime() > at.getTime()) break
         upTo.push(e.event)
       }
-      return fold(upTo)
+      const state = fold(upTo)
+      if (options.clock !== "stripe" || state.facts === null) return state
+      // A late step (recorded after later ones) changes no present when folded: the status at a
+      // Stripe time is the last step in Stripe's order at or before it.
+      const step = stepAt(
+        events.map((e) => e.event),
+        seconds,
+      )
+      if (step === undefined || step.status === state.facts.status) return state
+      const lastError =
+        step.event._tag === "VerificationFailed"
+          ? { code: step.event.code, reason: step.event.reason }
+          : step.event._tag === "SessionStarted"
+            ? step.event.facts.lastError
+            : state.facts.lastError
+      return { ...state, facts: { ...state.facts, status: step.status, lastError } }
     }),
 
   /** Transitions whose Stripe time falls in the window, counted by (from, to) status. */
