@@ -18,6 +18,8 @@ export interface ReconcileFlags {
   readonly every: string | undefined
   /** Sweeps: sessions of a page at the store at once (absent: the store's default). */
   readonly concurrency?: string | undefined
+  /** The vault's retention (`30d`); absent: `IDTRAIL_VAULT_RETENTION`, else the vault is off. */
+  readonly vaultRetention?: string | undefined
 }
 
 /** What one run of the command is asked to do. */
@@ -37,6 +39,8 @@ export interface Config {
   readonly maxRetries: number
   /** Sweeps: sessions of a page at the store at once; undefined: 8 on Postgres, 4 on PGlite. */
   readonly concurrency: number | undefined
+  /** The vault on, keeping verified outputs this long; undefined: off. */
+  readonly vaultRetention: Duration.Duration | undefined
 }
 
 const invalid = (setting: string, message: string) => Effect.fail(new InvalidConfig({ setting, message }))
@@ -48,6 +52,8 @@ const count = (name: string, raw: string | undefined, min: number) => {
     ? Effect.succeed(n)
     : invalid(name, `${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`)
 }
+
+const unlessEmpty = (value: string | undefined) => (value === "" ? undefined : value)
 
 const units: Record<string, Duration.Unit> = { s: "seconds", m: "minutes", h: "hours", d: "days" }
 
@@ -62,6 +68,36 @@ export const parseEvery = (raw: string | undefined) => {
         "--every",
         `--every must be a duration of at least 1s, like 30s, 10m, 1h or 1d, got ${JSON.stringify(raw)}`,
       )
+}
+
+/** The longest vault retention the store accepts (ten years). */
+const maxRetentionDays = 3653
+
+/**
+ * `--vault-retention` (or `IDTRAIL_VAULT_RETENTION`): `90d`, `12h`, … at least a second, at most
+ * ten years. The vault keeps values encrypted, so it needs a key-encryption key in the environment.
+ */
+export const parseVaultRetention = (raw: string | undefined, env: NodeJS.ProcessEnv) => {
+  if (raw === undefined) return Effect.succeed(undefined)
+  const setting = "--vault-retention"
+  const match = /^(\d+)\s*(s|m|h|d)$/.exec(raw.trim())
+  const amount = match === null ? 0 : Number(match[1])
+  const retention =
+    match !== null && amount >= 1 && Number.isSafeInteger(amount)
+      ? Duration.fromInputUnsafe(`${amount} ${units[match[2]!]!}`)
+      : undefined
+  if (retention === undefined || Duration.isGreaterThan(retention, Duration.days(maxRetentionDays)))
+    return invalid(
+      setting,
+      `${setting} (or IDTRAIL_VAULT_RETENTION) must be a duration from 1s to ${maxRetentionDays}d, like 90d or 12h, got ${JSON.stringify(raw)}`,
+    )
+  if (unlessEmpty(env.IDTRAIL_KEK) === undefined && unlessEmpty(env.IDTRAIL_KEK_FILE) === undefined)
+    return invalid(
+      setting,
+      "the vault keeps verified outputs encrypted under a key-encryption key, and none is set: " +
+        "set IDTRAIL_KEK (base64 of 32 bytes) or IDTRAIL_KEK_FILE, or leave --vault-retention (and IDTRAIL_VAULT_RETENTION) out",
+    )
+  return Effect.succeed(retention)
 }
 
 /**
@@ -83,8 +119,6 @@ export const checkAccount = (account: string) =>
           `--account must name a platform account (letters, digits, _ . : -, up to 100) or a connected account acct_…, got ${JSON.stringify(account)}`,
         )
 
-const unlessEmpty = (value: string | undefined) => (value === "" ? undefined : value)
-
 /** Checks the parsed flags and reads the environment. */
 export const readConfig = Effect.fnUntraced(function* (flags: ReconcileFlags, env: NodeJS.ProcessEnv) {
   const mode = flags.mode
@@ -99,6 +133,10 @@ export const readConfig = Effect.fnUntraced(function* (flags: ReconcileFlags, en
       "--concurrency",
       `--concurrency must be from 1 to 100 (a page holds 100), got ${concurrency}`,
     )
+  const vaultRetention = yield* parseVaultRetention(
+    flags.vaultRetention ?? unlessEmpty(env.IDTRAIL_VAULT_RETENTION),
+    env,
+  )
   const apiKey = unlessEmpty(env.STRIPE_API_KEY)
   if (simulate === undefined && apiKey === undefined)
     return yield* invalid(
@@ -132,5 +170,6 @@ export const readConfig = Effect.fnUntraced(function* (flags: ReconcileFlags, en
     maxRequestsPerSecond: rps,
     maxRetries: retries,
     concurrency,
+    vaultRetention,
   } satisfies Config
 })

@@ -16,6 +16,7 @@ import { Effect, Result } from "effect"
 import type { StripeAuthRefused } from "./errors.ts"
 import type { Run } from "./run.ts"
 import type { ChangeEvent, Observation } from "./stripe-api.ts"
+import { keepVerifiedOutput, keepVerifiedOutputs } from "./vault.ts"
 
 const isOneSessions = <E extends { readonly _tag: string }>(
   error: E,
@@ -137,18 +138,30 @@ export const observePage = (run: Run, observations: ReadonlyArray<Observation>, 
   Effect.flatMap(
     Effect.forEach(observations, (observation) => Effect.result(decide(run, observation)), { concurrency }),
     (results) =>
-      Effect.forEach(
-        results,
-        (result, i) => {
-          const sessionId = observations[i]!.session.id
-          return Result.isSuccess(result)
-            ? Effect.andThen(
-                Effect.sync(() => counted(run, sessionId, result.success)),
-                succeeded(run, sessionId),
-              )
-            : failedWith(run, sessionId, result.failure)
-        },
-        { discard: true },
+      Effect.andThen(
+        Effect.forEach(
+          results,
+          (result, i) => {
+            const sessionId = observations[i]!.session.id
+            return Result.isSuccess(result)
+              ? Effect.andThen(
+                  Effect.sync(() => counted(run, sessionId, result.success)),
+                  succeeded(run, sessionId),
+                )
+              : failedWith(run, sessionId, result.failure)
+          },
+          { discard: true },
+        ),
+        // The vault (when on): the recorded sessions' verified outputs, kept once each.
+        Effect.flatMap(
+          keepVerifiedOutputs(
+            run,
+            observations.filter((_, i) => Result.isSuccess(results[i]!)),
+            concurrency,
+          ),
+          (failures) =>
+            Effect.forEach(failures, (f) => failedWith(run, f.sessionId, f.error), { discard: true }),
+        ),
       ),
   )
 
@@ -157,7 +170,9 @@ export const retrieveAndObserve = (run: Run, sessionId: string) =>
   forSession(
     run,
     sessionId,
-    Effect.flatMap(run.stripe.retrieve(sessionId), (observation) => record(run, observation)),
+    Effect.flatMap(run.stripe.retrieve(sessionId), (observation) =>
+      Effect.andThen(record(run, observation), keepVerifiedOutput(run, observation)),
+    ),
   )
 
 /**
@@ -171,6 +186,8 @@ export const replayAndObserve = (run: Run, sessionId: string, events: ReadonlyAr
     run,
     sessionId,
     Effect.flatMap(run.stripe.retrieve(sessionId), (observation) =>
-      Effect.andThen(replay(run, events), record(run, observation)),
+      Effect.andThen(replay(run, events), record(run, observation)).pipe(
+        Effect.andThen(keepVerifiedOutput(run, observation)),
+      ),
     ),
   )

@@ -19,7 +19,7 @@ import {
   type PromiseStore,
   type StoreUnavailable,
 } from "@idtrail/store"
-import { Cause, Effect, Exit } from "effect"
+import { Cause, Effect, Exit, Result } from "effect"
 import { InvalidConfig, type RunInProgress, type StripeAuthRefused } from "./errors.ts"
 import { incremental } from "./incremental.ts"
 import type { Progress, Report } from "./report.ts"
@@ -28,6 +28,14 @@ import { defaultSchedule } from "./schedule.ts"
 import { StripeApi, type StripeApiService } from "./stripe-api.ts"
 import { sweep } from "./sweep.ts"
 import { Tally } from "./tally.ts"
+import {
+  CurrentVaulting,
+  checkRetention,
+  expireVault,
+  Vaulting,
+  type VaultOptions,
+  type VaultSummary,
+} from "./vault.ts"
 
 export interface ReconcileOptions {
   readonly mode: "incremental" | "sweep"
@@ -62,7 +70,16 @@ export interface ReconcileOptions {
    * (default {@link defaultConcurrency}: 8 on Postgres, 4 on the embedded PGlite). 1: one at a time.
    */
   readonly concurrency?: number | undefined
+  /**
+   * The vault (`vault.ts`; absent: off): verified sessions' outputs are read once expanded and
+   * kept encrypted for `retention`; values past it are deleted at the end of every run that
+   * writes. Needs a store with a key-encryption key.
+   */
+  readonly vault?: VaultOptions | undefined
 }
+
+/** A run's report; with the vault on, what the run did with it. */
+export type ReconcileReport = Report & { readonly vault?: VaultSummary }
 
 /** A sweep's concurrency when none is given, by the store's kind (measured: the reconciler's README). */
 export const defaultConcurrency = { postgres: 8, pglite: 4 } as const
@@ -113,6 +130,24 @@ export const reconcileEffect = Effect.fn("reconciler.run")(function* (options: R
       setting: "rereadShare",
       message: `rereadShare must be a number from 0 to 1, got ${String(schedule.rereadShare)}`,
     })
+  let vaulting: Vaulting | undefined
+  if (options.vault !== undefined) {
+    const retention = checkRetention(options.vault.retention)
+    if (Result.isFailure(retention))
+      return yield* new InvalidConfig({ setting: "vault.retention", message: retention.failure })
+    if (store.personalData !== "encrypted")
+      return yield* new InvalidConfig({
+        setting: "vault",
+        message:
+          "the vault keeps verified outputs encrypted, and this store has no key-encryption key: " +
+          "set IDTRAIL_KEK (base64 of 32 bytes) or IDTRAIL_KEK_FILE, or turn the vault off",
+      })
+    vaulting = new Vaulting(retention.success, options.vault.now ?? (() => new Date()), {
+      account,
+      mode: options.mode,
+      dry_run: String(dryRun),
+    })
+  }
   const startedAt = new Date().toISOString()
   const requestsBefore = yield* stripe.requests
   const tally = new Tally()
@@ -129,6 +164,7 @@ export const reconcileEffect = Effect.fn("reconciler.run")(function* (options: R
         requests: requests - requestsBefore,
       }),
     ).pipe(
+      Effect.map((r): ReconcileReport => (vaulting === undefined ? r : { ...r, vault: vaulting.summary() })),
       // Kept for the audit views (@idtrail/audit); a dry run writes nothing, and a run whose record fails still reports.
       Effect.tap((r) =>
         dryRun
@@ -171,8 +207,15 @@ export const reconcileEffect = Effect.fn("reconciler.run")(function* (options: R
         (error) => Effect.sync(() => tally.failed(null, error)),
       ),
     )
+    // Values past their retention go at the end of every run that writes (not a dry run).
+    yield* expireVault(run).pipe(
+      Effect.catchIf(
+        (error) => !endsTheRun(error),
+        (error) => Effect.sync(() => tally.failed(null, error)),
+      ),
+    )
     return yield* report(null)
-  }).pipe(Effect.scoped)
+  }).pipe(Effect.scoped, Effect.provideService(CurrentVaulting, vaulting))
 
   return yield* body.pipe(
     Effect.onExit((exit) => {
@@ -196,7 +239,7 @@ export const reconcile = async (
   store: PromiseStore,
   stripe: StripeApiService,
   options: ReconcileOptions,
-): Promise<Report> => {
+): Promise<ReconcileReport> => {
   const exit = await Effect.runPromiseExit(
     reconcileEffect(options).pipe(
       Effect.provideService(EventStore, store.service),

@@ -16,6 +16,13 @@ import { makeRateLimit, retrySchedule } from "./request-policy.ts"
 /** The API version whose schemas the domain decodes (Stripe's JSON schemas in `vendor/stripe/`). */
 export const apiVersion = "2026-07-29.dahlia"
 
+/**
+ * What the vault asks Stripe to expand on a VerificationSession: the two fields a team keeps.
+ * Stripe also allows `verified_outputs.dob`, `verified_outputs.id_number` (restricted keys
+ * only) and `last_verification_report`; those are not asked for.
+ */
+export const vaultExpansions = ["verified_outputs", "provided_details"] as const
+
 /** A session as Stripe answered, and the Stripe time the answer describes. */
 export interface Observation {
   readonly session: VerificationSession
@@ -56,6 +63,11 @@ const snapshotOf = (raw: unknown): VerificationSession | null => {
 /** Stripe's Identity API as the reconciler reads it. */
 export interface StripeApiService {
   readonly retrieve: (sessionId: string) => Effect.Effect<Observation, StripeError>
+  /**
+   * One session with its personal data expanded ({@link vaultExpansions}), for the vault
+   * (`vault.ts`) only: what it returns must never be observed into the log or logged.
+   */
+  readonly retrieveWithOutputs: (sessionId: string) => Effect.Effect<Observation, StripeError>
   readonly listSessions: (startingAfter: string | null) => Effect.Effect<Page<Observation>, StripeError>
   /** Identity session events created at or after `createdGte`, newest first. */
   readonly listEvents: (
@@ -207,6 +219,21 @@ export const makeStripeApi = Effect.fnUntraced(function* (options: StripeApiOpti
       const operation = `retrieve ${sessionId}`
       const session = yield* send(operation, () => stripe.identity.verificationSessions.retrieve(sessionId))
       return yield* decoded(operation, session, yield* observedAtOf(operation, session.lastResponse.headers))
+    }),
+    retrieveWithOutputs: Effect.fn("StripeApi.retrieveWithOutputs")(function* (sessionId: string) {
+      const operation = `retrieve ${sessionId} with its verified outputs`
+      const session = yield* send(operation, () =>
+        stripe.identity.verificationSessions.retrieve(sessionId, { expand: [...vaultExpansions] }),
+      )
+      const observedAt = yield* observedAtOf(operation, session.lastResponse.headers)
+      const result = decodeSession(session)
+      // Not the decoder's message: it may quote a personal value.
+      return Result.isSuccess(result)
+        ? ({ session: result.success, observedAt } satisfies Observation)
+        : yield* unusable(
+            operation,
+            "Stripe returned a session whose expanded fields do not decode (the values are not shown)",
+          )
     }),
     listSessions: Effect.fn("StripeApi.listSessions")(function* (startingAfter: string | null) {
       const operation = "list sessions"

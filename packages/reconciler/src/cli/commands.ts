@@ -7,6 +7,7 @@
 import { makeEventStore } from "@idtrail/store"
 import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
+import { InvalidConfig } from "../errors.ts"
 import { audit } from "./audit.ts"
 import { type CliContext, describeStore } from "./context.ts"
 import { erase } from "./erase.ts"
@@ -79,6 +80,12 @@ const reconcile = (ctx: CliContext) =>
         ),
         Flag.optional,
       ),
+      vaultRetention: Flag.String("vault-retention").pipe(
+        Flag.withDescription(
+          "the vault: keep each verified session's verified outputs and provided details, read once from Stripe, encrypted (needs IDTRAIL_KEK or IDTRAIL_KEK_FILE) for DURATION (90d, 12h; up to 3653d); values past it are deleted at the end of every run",
+        ),
+        Flag.optional,
+      ),
       report: Flag.String("report").pipe(
         Flag.withDescription(
           "write the HTML audit report of the run's window (the oldest session to the run's end) to FILE",
@@ -111,8 +118,17 @@ const reconcile = (ctx: CliContext) =>
           simulate: Option.getOrUndefined(flags.simulate),
           every: Option.getOrUndefined(flags.every),
           concurrency: Option.getOrUndefined(flags.concurrency),
+          vaultRetention: Option.getOrUndefined(flags.vaultRetention),
         }
-        if (Option.isSome(accounts) || Option.isSome(workers) || Option.isSome(leaseSeconds))
+        const pooled = Option.isSome(accounts) || Option.isSome(workers) || Option.isSome(leaseSeconds)
+        // The pool does not pass the vault to its runs yet: refused rather than silently off.
+        if (pooled && (parsed.vaultRetention !== undefined || (ctx.env.IDTRAIL_VAULT_RETENTION ?? "") !== ""))
+          return yield* new InvalidConfig({
+            setting: "--vault-retention",
+            message:
+              "the vault is not available with --accounts, --workers or --lease-seconds yet: run the accounts that keep verified outputs one by one with --account",
+          })
+        if (pooled)
           return yield* poolCommand(
             ctx,
             parsed,
@@ -142,6 +158,14 @@ const reconcile = (ctx: CliContext) =>
       ...database,
       ["RECONCILE_MAX_RPS", "requests per second to Stripe (default 20)"],
       ["RECONCILE_MAX_RETRIES", "retries of a 429, 5xx or network error (default 6)"],
+      [
+        "IDTRAIL_VAULT_RETENTION",
+        "the vault's retention when --vault-retention is not given (absent: vault off)",
+      ],
+      [
+        "IDTRAIL_KEK, IDTRAIL_KEK_FILE",
+        "the key-encryption key the store encrypts personal data with (the vault needs one)",
+      ],
       ...telemetry,
     ]),
     Command.withExamples([

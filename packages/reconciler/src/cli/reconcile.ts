@@ -10,10 +10,11 @@ import { isConnectedAccount } from "@idtrail/domain"
 import { EventStore, type EventStoreService, makeEventStore } from "@idtrail/store"
 import { Duration, Effect, Exit, Schedule } from "effect"
 import { type Config, type ReconcileFlags, readConfig } from "../config.ts"
+import { InvalidConfig } from "../errors.ts"
 import { exitCodeOf } from "../exit-codes.ts"
 import { makeProgress } from "../progress.ts"
-import { reconcileEffect } from "../reconcile.ts"
-import { type Report, renderReport } from "../report.ts"
+import { type ReconcileReport, reconcileEffect } from "../reconcile.ts"
+import { renderReport } from "../report.ts"
 import { makeStripeApi, StripeApi } from "../stripe-api.ts"
 import {
   countStripeRequests,
@@ -22,6 +23,7 @@ import {
   otlpLayer,
   type RunAttributes,
 } from "../telemetry.ts"
+import { renderVault } from "../vault.ts"
 import { type CliContext, describeStore } from "./context.ts"
 import { checkReportFile, writeRunReport } from "./run-report.ts"
 
@@ -68,6 +70,11 @@ export const reconcileCommand = (ctx: CliContext, flags: ReconcileFlags, reportF
     }
     const opened = yield* makeEventStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir })
     ctx.log("info", describeStore(opened, config.dataDir))
+    if (config.vaultRetention !== undefined && opened.personalData !== "encrypted")
+      return yield* new InvalidConfig({
+        setting: "--vault-retention",
+        message: "the vault needs the store to encrypt personal data: set IDTRAIL_KEK or IDTRAIL_KEK_FILE",
+      })
     const attributes: RunAttributes = { account: config.account, mode: config.mode, dryRun: config.dryRun }
     const store = instrumentStore(opened, attributes, { driftAge: otlpConfigured(ctx.env, "METRICS") })
     const stripe = yield* makeStripeApi({
@@ -85,10 +92,11 @@ export const reconcileCommand = (ctx: CliContext, flags: ReconcileFlags, reportF
     )
 
     // One report a line when several follow each other; a readable document for one run.
-    const print = (report: Report) => {
+    const print = (report: ReconcileReport) => {
       ctx.onReport(report)
       const json = config.every === undefined ? JSON.stringify(report, null, 2) : JSON.stringify(report)
-      ctx.stdout(`${config.json ? json : renderReport(report)}\n`)
+      const text = renderReport(report) + (report.vault === undefined ? "" : `\n${renderVault(report.vault)}`)
+      ctx.stdout(`${config.json ? json : text}\n`)
     }
     const once = Effect.gen(function* () {
       const progress = makeProgress({ tty: ctx.stderrIsTerminal, write: ctx.stderr, log: ctx.log })
@@ -98,6 +106,7 @@ export const reconcileCommand = (ctx: CliContext, flags: ReconcileFlags, reportF
         dryRun: config.dryRun,
         account: config.account,
         concurrency: config.concurrency,
+        vault: config.vaultRetention === undefined ? undefined : { retention: config.vaultRetention },
         onProgress: progress.update,
         onStopped: (partial) => {
           progress.done()
