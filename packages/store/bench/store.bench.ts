@@ -210,7 +210,7 @@ const main = async () => {
   // 1.4 ms on a connection shared with the baseline and 1.8 ms on a pool of its own).
   const rawPool = new pg.Pool({ connectionString: url, max: 8 })
   const reference = sameWorkAppender(url, refSchema, 8)
-  const contenders: ReadonlyArray<Contender> = [
+  const allContenders: ReadonlyArray<Contender> = [
     {
       name: "raw pg insert",
       append: async (_stream, events) => {
@@ -248,6 +248,11 @@ const main = async () => {
     },
   ]
 
+  // BENCH_CONTENDERS (comma-separated names) and BENCH_SCENARIOS (substrings) narrow a run.
+  const only = (process.env.BENCH_CONTENDERS ?? "").split(",").filter((x) => x !== "")
+  const contenders = allContenders.filter(
+    (c) => only.length === 0 || c.name === sameWork || only.some((o) => c.name.includes(o)),
+  )
   // Warm up every path (connections, plans, caches).
   for (const c of contenders) {
     await appendSlice(c, 8, 30, 1, "new")
@@ -256,7 +261,7 @@ const main = async () => {
   }
 
   const rows: Array<{ scenario: string; contender: string; eventsPerSecond: number }> = []
-  const scenarios = [
+  const allScenarios = [
     {
       scenario: "1 event/append, 1 client, new stream",
       clients: 1,
@@ -293,6 +298,10 @@ const main = async () => {
       streams: "existing",
     },
   ] as const
+  const scenarioFilter = (process.env.BENCH_SCENARIOS ?? "").split(",").filter((x) => x !== "")
+  const scenarios = allScenarios.filter(
+    (s) => scenarioFilter.length === 0 || scenarioFilter.some((f) => s.scenario.includes(f)),
+  )
   // How many appends the group commit put in one transaction, per scenario.
   const grouping: Array<{ scenario: string; appendsPerTransaction: number }> = []
   const lastPosition = async () =>
