@@ -19,7 +19,14 @@ import { openTemporaryStore } from "@idtrail/store/testing"
 import { Effect } from "effect"
 import Stripe from "stripe"
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { apiVersion, exitCodes, type ReconcileOptions, reconcile, stripeApi } from "../src/index.ts"
+import {
+  apiVersion,
+  exitCodes,
+  type ReconcileOptions,
+  reconcile,
+  StripeAuthRefused,
+  stripeApi,
+} from "../src/index.ts"
 import type { ReconcileReport } from "../src/reconcile.ts"
 import { binPath, runBin } from "./cli-harness.ts"
 import { backends, everyEvent, KEY } from "./fixtures.ts"
@@ -239,6 +246,39 @@ describe.each(backends)("the vault through the reconciler on $name", ({ database
     expect(await dump(store, "vault")).toBe("")
     const read = await store.vault.read(s.verified[0]!, { actor: reconciler, reason: "check" })
     expect(read).toMatchObject({ status: "empty", verifiedOutputs: null, providedDetails: null })
+  })
+
+  it("expanded reads go through the run's retries: with 5xx answers they are sent again until every session is kept", async () => {
+    await run({ mode: "sweep" })
+    sim.control.setApiFaults({ serverErrorRate: 0.4, serverErrorStatus: 503 })
+    const retrying = stripeApi({ apiKey: KEY, baseUrl: sim.url, maxRequestsPerSecond: 1000, maxRetries: 20 })
+    const { value, ids } = await expandedReads(
+      () =>
+        reconcile(store, retrying, {
+          mode: "sweep",
+          vault: { retention: "30 days" },
+        }) as Promise<ReconcileReport>,
+    )
+    sim.control.setApiFaults({ serverErrorRate: 0 })
+    expect(value).toMatchObject({ complete: true, vault: { vaulted: 5, kept: 5 } })
+    expect(new Set(ids).size).toBe(5)
+    expect(ids.length).toBeGreaterThan(5)
+  })
+
+  it("a key Stripe refuses for the expanded read ends the run (StripeAuthRefused) with a message saying it was the vault's", async () => {
+    const api = stripeApi({ apiKey: KEY, baseUrl: sim.url, maxRequestsPerSecond: 1000, maxRetries: 0 })
+    const refusing = {
+      ...api,
+      retrieveWithOutputs: () =>
+        Effect.fail(new StripeAuthRefused({ status: 403, message: "Stripe refused the API key (injected)" })),
+    }
+    await expect(
+      reconcile(store, refusing, { mode: "sweep", vault: { retention: "30 days" } }),
+    ).rejects.toMatchObject({
+      _tag: "StripeAuthRefused",
+      message: expect.stringContaining("verified outputs for the vault"),
+    })
+    expect(await dump(store, "vault")).toBe("")
   })
 
   it("a dry run reads nothing expanded, keeps nothing and expires nothing", async () => {
