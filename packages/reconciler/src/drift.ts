@@ -29,6 +29,8 @@ const merge = (differences: ReadonlyArray<Difference>): Array<Difference> => {
 }
 
 const differencesIn = (event: SessionEvent): ReadonlyArray<Difference> => {
+  // A late step is history only: the present never differed, so it is no drift.
+  if ("late" in event && event.late === true) return []
   switch (event._tag) {
     case "SessionResynced":
       return [

@@ -5,6 +5,15 @@
  *
  * @since 0.1.0
  */
+
+export {
+  type AccountsSpec,
+  isConnected,
+  type ListAccountsOptions,
+  listConnectedAccounts,
+  parseAccounts,
+  resolveAccounts,
+} from "./accounts.ts"
 export {
   InvalidConfig,
   RunInProgress,
@@ -13,8 +22,17 @@ export {
   StripeReadFailed,
 } from "./errors.ts"
 export { exitCodeOf, exitCodes } from "./exit-codes.ts"
+export {
+  type PoolError,
+  PoolIncomplete,
+  type PoolOptions,
+  type PoolReport,
+  poolName,
+  runPool,
+} from "./pool.ts"
 export { type ReconcileError, type ReconcileOptions, reconcile, reconcileEffect } from "./reconcile.ts"
 export { type Progress, type Quarantined, type Repair, type Report, renderReport } from "./report.ts"
+export { type Limit, makeSharedLimit, postgresRateLimiterStore } from "./shared-limit.ts"
 export {
   apiVersion,
   type ChangeEvent,
@@ -26,20 +44,3 @@ export {
   type StripeApiService,
   stripeApi,
 } from "./stripe-api.ts"
-export {
-  type AccountsSpec,
-  isConnected,
-  type ListAccountsOptions,
-  listConnectedAccounts,
-  parseAccounts,
-  resolveAccounts,
-} from "./accounts.ts"
-export {
-  type PoolError,
-  PoolIncomplete,
-  type PoolOptions,
-  type PoolReport,
-  poolName,
-  runPool,
-} from "./pool.ts"
-export { type Limit, makeSharedLimit, postgresRateLimiterStore } from "./shared-limit.ts"

@@ -66,7 +66,11 @@ describe("the store's Promise facade is its service, derived", () => {
     expect(Object.keys(store.runState).sort()).toEqual(
       [
         "acquireLease",
+        "claimAccount",
         "clearCursor",
+        "finishAccount",
+        "finishRound",
+        "joinRound",
         "loadCursor",
         "quarantine",
         "quarantined",
@@ -74,7 +78,9 @@ describe("the store's Promise facade is its service, derived", () => {
         "release",
         "releaseLease",
         "renewLease",
+        "roundStatus",
         "saveCursor",
+        "takeTokens",
       ].sort(),
     )
     expect("db" in store.service).toBe(false)

@@ -21,7 +21,11 @@ export const runWindow = (store: EventStoreService, report: Report) =>
   Effect.gen(function* () {
     const started = Math.floor(Date.parse(report.startedAt) / second) * second
     const to = new Date((Math.floor(Date.parse(report.finishedAt) / second) + 1) * second)
-    const [oldest] = yield* store.audit.sessionsCreated({ from: new Date(0), to }, { after: null, limit: 1 })
+    const [oldest] = yield* store.audit.sessionsCreated(
+      { from: new Date(0), to },
+      { after: null, limit: 1 },
+      { account: report.account },
+    )
     const from = new Date(Math.min(started, oldest?.created?.getTime() ?? started))
     return { from, to } satisfies TimeWindow
   })
@@ -47,6 +51,6 @@ export const writeRunReport = (store: EventStoreService, report: Report, file: s
   Effect.gen(function* () {
     const path = resolve(cwd, file)
     const window = yield* runWindow(store, report)
-    const data = yield* writeReport(window, path)
+    const data = yield* writeReport(window, path, { filter: { account: report.account } })
     return { path, window, sessions: data.funnel.created }
   }).pipe(Effect.provideService(EventStore, store))
