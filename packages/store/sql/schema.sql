@@ -257,79 +257,32 @@ create view {{schema}}.session_status_intervals as
   WHERE from_status IS DISTINCT FROM to_status;
 
 create view {{schema}}.session_steps as
- WITH steps AS (
-         SELECT e.stream_id AS session_id,
-            e.stream_version AS version,
-            e."position",
-            e.type,
-            s.to_status,
+ SELECT e.stream_id AS session_id,
+    e.stream_version AS version,
+    e."position",
+    e.type,
+    {{schema}}.step_status(e.type, e.data) AS to_status,
+    {{schema}}.step_kind(e.type, e.data) AS kind,
+    (e.data ->> 'at'::text)::bigint AS at_s,
+    e.recorded_at,
+    e.metadata ->> 'source'::text AS source,
+    (e.metadata -> 'actor'::text) ->> 'kind'::text AS actor_kind,
+    (e.metadata -> 'actor'::text) ->> 'id'::text AS actor_id,
+    COALESCE((e.data ->> 'late'::text)::boolean, false) AS late,
+    f.filled_in,
+    (e.data ->> 'confirms'::text)::bigint AS confirms,
+    f.filled_in AND (EXISTS ( SELECT 1
+           FROM {{schema}}.events c
+          WHERE c.stream_id = e.stream_id AND c.stream_version > e.stream_version AND c.data ? 'confirms'::text AND ((c.data ->> 'confirms'::text)::bigint) = ((e.data ->> 'at'::text)::bigint) AND {{schema}}.step_kind(c.type, c.data) = {{schema}}.step_kind(e.type, e.data))) AS replaced,
+    e.data,
+    e.metadata
+   FROM {{schema}}.events e
+     CROSS JOIN LATERAL ( SELECT
                 CASE
-                    WHEN e.type = 'SessionStarted'::text AND s.to_status = 'requires_input'::text AND jsonb_typeof((e.data -> 'facts'::text) -> 'lastError'::text) IS DISTINCT FROM 'object'::text AND jsonb_typeof((e.data -> 'facts'::text) -> 'lastVerificationReport'::text) IS DISTINCT FROM 'string'::text THEN 'created'::text
-                    ELSE s.to_status
-                END AS kind,
-            (e.data ->> 'at'::text)::bigint AS at_s,
-            e.recorded_at,
-            e.metadata ->> 'source'::text AS source,
-            (e.metadata -> 'actor'::text) ->> 'kind'::text AS actor_kind,
-            (e.metadata -> 'actor'::text) ->> 'id'::text AS actor_id,
-            COALESCE((e.data ->> 'late'::text)::boolean, false) AS late,
-            (e.data ->> 'confirms'::text)::bigint AS confirms,
-            e.data,
-            e.metadata
-           FROM {{schema}}.events e
-             CROSS JOIN LATERAL ( SELECT
-                        CASE e.type
-                            WHEN 'SessionStarted'::text THEN (e.data -> 'facts'::text) ->> 'status'::text
-                            WHEN 'SessionSubmitted'::text THEN 'processing'::text
-                            WHEN 'SessionVerified'::text THEN 'verified'::text
-                            WHEN 'VerificationFailed'::text THEN 'requires_input'::text
-                            WHEN 'SessionCanceled'::text THEN 'canceled'::text
-                            WHEN 'SessionResynced'::text THEN (e.data -> 'remote'::text) ->> 'status'::text
-                            ELSE NULL::text
-                        END AS to_status) s
-          WHERE e.type = ANY (ARRAY['SessionStarted'::text, 'SessionSubmitted'::text, 'SessionVerified'::text, 'VerificationFailed'::text, 'SessionCanceled'::text, 'SessionResynced'::text])
-        ), filled AS (
-         SELECT st.session_id,
-            st.version,
-            st."position",
-            st.type,
-            st.to_status,
-            st.kind,
-            st.at_s,
-            st.recorded_at,
-            st.source,
-            st.actor_kind,
-            st.actor_id,
-            st.late,
-            st.confirms,
-            st.data,
-            st.metadata,
-                CASE
-                    WHEN st.type = 'SessionStarted'::text THEN (st.data ->> 'stripeEventType'::text) IS DISTINCT FROM ('identity.verification_session.'::text || st.kind)
-                    ELSE st.data ? 'since'::text
-                END AS filled_in
-           FROM steps st
-        )
- SELECT session_id,
-    version,
-    "position",
-    type,
-    to_status,
-    kind,
-    at_s,
-    recorded_at,
-    source,
-    actor_kind,
-    actor_id,
-    late,
-    filled_in,
-    confirms,
-    filled_in AND (EXISTS ( SELECT 1
-           FROM steps c
-          WHERE c.session_id = f.session_id AND c.confirms = f.at_s AND c.kind = f.kind AND c.version > f.version)) AS replaced,
-    data,
-    metadata
-   FROM filled f;
+                    WHEN e.type = 'SessionStarted'::text THEN (e.data ->> 'stripeEventType'::text) IS DISTINCT FROM ('identity.verification_session.'::text || {{schema}}.step_kind(e.type, e.data))
+                    ELSE e.data ? 'since'::text
+                END AS filled_in) f
+  WHERE e.type = ANY (ARRAY['SessionStarted'::text, 'SessionSubmitted'::text, 'SessionVerified'::text, 'VerificationFailed'::text, 'SessionCanceled'::text, 'SessionResynced'::text]);
 
 create view {{schema}}.session_transitions as
  SELECT session_id,
@@ -680,6 +633,36 @@ begin
   new.account := coalesce(new.state->>'account', 'default');
   return new;
 end
+$function$
+;
+
+CREATE OR REPLACE FUNCTION {{schema}}.step_kind(p_type text, p_data jsonb)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  select case when p_type = 'SessionStarted'
+                   and p_data->'facts'->>'status' = 'requires_input'
+                   and jsonb_typeof(p_data->'facts'->'lastError') is distinct from 'object'
+                   and jsonb_typeof(p_data->'facts'->'lastVerificationReport') is distinct from 'string'
+              then 'created'
+              else {{schema}}.step_status(p_type, p_data) end
+$function$
+;
+
+CREATE OR REPLACE FUNCTION {{schema}}.step_status(p_type text, p_data jsonb)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  select case p_type
+           when 'SessionStarted' then p_data->'facts'->>'status'
+           when 'SessionSubmitted' then 'processing'
+           when 'SessionVerified' then 'verified'
+           when 'VerificationFailed' then 'requires_input'
+           when 'SessionCanceled' then 'canceled'
+           when 'SessionResynced' then p_data->'remote'->>'status'
+         end
 $function$
 ;
 
