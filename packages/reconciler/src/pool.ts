@@ -47,6 +47,8 @@ export interface PoolOptions {
   readonly localPageSize?: ReconcileOptions["localPageSize"]
   readonly rereadFraction?: ReconcileOptions["rereadFraction"]
   readonly rereadShare?: ReconcileOptions["rereadShare"]
+  /** The vault, for every account's run (absent: off). */
+  readonly vault?: ReconcileOptions["vault"]
   /** Told of each run's report as it ends (a stopped run's partial report included). */
   readonly onReport?: ((report: Report) => void) | undefined
   /** Told when a worker claims an account. */
@@ -136,6 +138,7 @@ export const runPool = Effect.fn("reconciler.pool")(function* (options: PoolOpti
         localPageSize: options.localPageSize,
         rereadFraction: options.rereadFraction,
         rereadShare: options.rereadShare,
+        vault: options.vault,
         onStopped: report,
       }).pipe(
         Effect.provideService(EventStore, options.storeFor?.(account) ?? store),

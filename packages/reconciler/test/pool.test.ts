@@ -5,17 +5,20 @@
  * shared through the store. Accounts are separate simulators (platform accounts), each read with
  * its own reader, so the pool's work is real HTTP and real appends.
  */
+
+import { randomBytes } from "node:crypto"
 import { type StartedSimulator, startSimulator } from "@idtrail/simulator"
-import { EventStore, type PromiseStore } from "@idtrail/store"
+import { EventStore, localKeyEncryption, type PromiseStore } from "@idtrail/store"
 import { openTemporaryStore } from "@idtrail/store/testing"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { listConnectedAccounts, parseAccounts } from "../src/accounts.ts"
 import { type PoolOptions, type PoolReport, poolName, runPool } from "../src/pool.ts"
+import type { ReconcileReport } from "../src/reconcile.ts"
 import { makeSharedLimit } from "../src/shared-limit.ts"
 import { stripeApi } from "../src/stripe-api.ts"
 import { binPath, runBin } from "./cli-harness.ts"
-import { backends, KEY } from "./fixtures.ts"
+import { backends, everyEvent, KEY } from "./fixtures.ts"
 
 const ACCOUNTS = ["a01", "a02", "a03", "a04", "a05", "a06"]
 const SESSIONS = 120
@@ -184,6 +187,29 @@ describe.each(backends)("a pool of workers ($name)", ({ databaseUrl }) => {
       const seconds = (performance.now() - t) / 1000
       expect(seconds).toBeGreaterThan(1.8)
       expect(seconds).toBeLessThan(4)
+    } finally {
+      await store.dispose()
+    }
+  })
+})
+
+describe("a pool with the vault on (PGlite, encrypted)", () => {
+  it("every account's run keeps its verified sessions' outputs once; the next round reads none again", async () => {
+    const store = await openTemporaryStore({
+      encryption: { keyEncryption: localKeyEncryption(randomBytes(32)) },
+    })
+    try {
+      const accounts = ACCOUNTS.slice(0, 2)
+      const vault = { retention: "30 days" as const }
+      const first = await pool(store, { accounts, vault })
+      const summaries = first.reports.map((r) => (r as ReconcileReport).vault)
+      expect(summaries).toHaveLength(2)
+      for (const v of summaries) expect(v?.kept).toBeGreaterThan(0)
+      const kept = summaries.reduce((n, v) => n + (v?.kept ?? 0), 0)
+      const events = await everyEvent(store)
+      expect(events.filter((e) => e.event._tag === "VerifiedOutputsVaulted")).toHaveLength(kept)
+      const next = await pool(store, { accounts, vault })
+      expect(next.reports.map((r) => (r as ReconcileReport).vault?.vaulted)).toEqual([0, 0])
     } finally {
       await store.dispose()
     }

@@ -7,7 +7,6 @@
 import { makeEventStore } from "@idtrail/store"
 import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import { InvalidConfig } from "../errors.ts"
 import { audit } from "./audit.ts"
 import { type CliContext, describeStore } from "./context.ts"
 import { erase } from "./erase.ts"
@@ -121,13 +120,6 @@ const reconcile = (ctx: CliContext) =>
           vaultRetention: Option.getOrUndefined(flags.vaultRetention),
         }
         const pooled = Option.isSome(accounts) || Option.isSome(workers) || Option.isSome(leaseSeconds)
-        // The pool does not pass the vault to its runs yet: refused rather than silently off.
-        if (pooled && (parsed.vaultRetention !== undefined || (ctx.env.IDTRAIL_VAULT_RETENTION ?? "") !== ""))
-          return yield* new InvalidConfig({
-            setting: "--vault-retention",
-            message:
-              "the vault is not available with --accounts, --workers or --lease-seconds yet: run the accounts that keep verified outputs one by one with --account",
-          })
         if (pooled)
           return yield* poolCommand(
             ctx,

@@ -18,10 +18,12 @@ import { type ReconcileFlags, readConfig } from "../config.ts"
 import { InvalidConfig } from "../errors.ts"
 import { exitCodeOf } from "../exit-codes.ts"
 import { PoolIncomplete, poolName, runPool } from "../pool.ts"
+import type { ReconcileReport } from "../reconcile.ts"
 import { type Report, renderReport } from "../report.ts"
 import { makeSharedLimit } from "../shared-limit.ts"
 import { makeStripeApi } from "../stripe-api.ts"
 import { countStripeRequests, instrumentStore, otlpConfigured, otlpLayer } from "../telemetry.ts"
+import { renderVault } from "../vault.ts"
 import { type CliContext, describeStore } from "./context.ts"
 
 /** The pool's own flags, as parsed. */
@@ -81,6 +83,11 @@ export const poolCommand = (ctx: CliContext, flags: ReconcileFlags, pool: PoolFl
     } = yield* readPoolConfig(flags, pool, ctx.env, reportFile)
     const store = yield* makeEventStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir })
     ctx.log("info", describeStore(store, config.dataDir))
+    if (config.vaultRetention !== undefined && store.personalData !== "encrypted")
+      return yield* invalid(
+        "--vault-retention",
+        "the vault needs the store to encrypt personal data: set IDTRAIL_KEK or IDTRAIL_KEK_FILE",
+      )
     const apiKey = config.apiKey!
     const limits = new Map<string, ReturnType<typeof makeSharedLimit>>()
     const limitOf = (account: string) => {
@@ -114,7 +121,9 @@ export const poolCommand = (ctx: CliContext, flags: ReconcileFlags, pool: PoolFl
 
     const print = (report: Report) => {
       ctx.onReport(report)
-      ctx.stdout(`${config.json ? JSON.stringify(report) : renderReport(report)}\n`)
+      const vault = (report as ReconcileReport).vault
+      const text = renderReport(report) + (vault === undefined ? "" : `\n${renderVault(vault)}`)
+      ctx.stdout(`${config.json ? JSON.stringify(report) : text}\n`)
     }
     const round = Effect.gen(function* () {
       const accounts = yield* resolveAccounts(
@@ -137,6 +146,7 @@ export const poolCommand = (ctx: CliContext, flags: ReconcileFlags, pool: PoolFl
         stripeFor,
         storeFor,
         concurrency: config.concurrency,
+        vault: config.vaultRetention === undefined ? undefined : { retention: config.vaultRetention },
         onReport: print,
         onClaim: (account, runId) => ctx.log("info", `${account}: run ${runId} starts`, { pool: name }),
       }).pipe(Effect.provideService(EventStore, store))
