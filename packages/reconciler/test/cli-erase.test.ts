@@ -95,7 +95,10 @@ describe("idtrail erase on an encrypted store", () => {
   }, 120_000)
 
   it("without DATABASE_URL or --data-dir there is no kept store to erase from: exit 2, naming both, instead of a false 'no session'", async () => {
-    for (const args of [["erase", "--list"], ["erase", "vs_123", "--reason", "subject's request"]]) {
+    for (const args of [
+      ["erase", "--list"],
+      ["erase", "vs_123", "--reason", "subject's request"],
+    ]) {
       const refused = await run(args, kek)
       expect(refused.code, refused.stdout).toBe(exitCodes.badConfig)
       expect(refused.stderr).toMatch(/DATABASE_URL/)

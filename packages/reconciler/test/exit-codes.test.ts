@@ -27,7 +27,9 @@ describe("the exit code of a run", () => {
     },
     {
       name: "an output file that cannot be written",
-      exit: Exit.fail(new OutputFailed({ target: "/no/such/dir/report.html", message: "cannot write it: ENOENT" })),
+      exit: Exit.fail(
+        new OutputFailed({ target: "/no/such/dir/report.html", message: "cannot write it: ENOENT" }),
+      ),
       code: exitCodes.badConfig,
     },
     {
