@@ -1,4 +1,4 @@
-import { fold, type SessionEvent } from "@idtrail/domain"
+import { fold, type SessionEvent, type SessionState } from "@idtrail/domain"
 import { sql } from "kysely"
 import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -188,10 +188,13 @@ describe.skipIf(!databaseUrl)(
     })
     const start = (stream: string) =>
       store.appendToStream(stream, [submitted(stream, 1)], { expectedVersion: 0, metadata: metadata() })
-    const cancel = (stream: string, expectedVersion: number) =>
+    // With the state given, an append goes to the group commit in the turn it is made (without it,
+    // the store reads the state first, and two reads may come back in either order).
+    const cancel = (stream: string, expectedVersion: number, state?: SessionState) =>
       store.appendToStream(stream, [canceled(stream, 2 + expectedVersion)], {
         expectedVersion,
         metadata: metadata(),
+        ...(state === undefined ? {} : { state }),
       })
     /** Holds the session rows of `streams` in another connection's open transaction. */
     const hold = async (streams: ReadonlyArray<string>) => {
@@ -211,13 +214,14 @@ describe.skipIf(!databaseUrl)(
     it("appends for other sessions complete while two appends wait on a held row, whether sent with them or after", async () => {
       const others = Array.from({ length: 30 }, (_, i) => `vs_held_other_${i}`)
       await start("vs_held")
+      const atOne = await store.state("vs_held")
       await hold(["vs_held"])
       settledOrder.length = 0
       try {
         // Two appends for the held session, one after the other, then 30 for others: some in the
         // same turn as a held append (one batch), the rest after.
-        const held1 = track("held", cancel("vs_held", 1))
-        const held2 = track("held", cancel("vs_held", 1))
+        const held1 = track("held", cancel("vs_held", 1, atOne))
+        const held2 = track("held", cancel("vs_held", 1, atOne))
         const sameTurn = others.slice(0, 10).map((s) => track("other", start(s)))
         await new Promise((r) => setTimeout(r, 20))
         const later = others.slice(10).map((s) => track("other", start(s)))
