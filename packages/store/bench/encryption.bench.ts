@@ -1,11 +1,16 @@
 /**
  * Encryption on against off, in one run: single-client one-event appends carrying personal values
  * (a metadata change) to existing streams, and a catch-up read of the decoded log, in interleaved
- * slices so the machine's noise falls on both alike. Not a test: prints ratios.
+ * slices so the machine's noise falls on both alike. Not a test: prints ratios, and writes
+ * bench-results/encryption.json and .md. Part of `pnpm bench` (the store's).
  *
- *   DATABASE_URL=postgres://… node scripts/personal-data-figures.ts [appendsPerSlice] [slices]
+ *   DATABASE_URL=postgres://… node bench/encryption.bench.ts [appendsPerSlice] [slices]
  */
+
 import { randomBytes } from "node:crypto"
+import { mkdirSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 import type { SessionEvent } from "@idtrail/domain"
 import { localKeyEncryption } from "../src/crypto/kek.ts"
 import type { PromiseStore } from "../src/index.ts"
@@ -112,12 +117,37 @@ try {
   const appendOn = rate(on.appends, on.appendMs)
   const readOff = rate(off.read, off.readMs)
   const readOn = rate(on.read, on.readMs)
-  console.log(`${new Date().toISOString()} Node ${process.version}, ${slices} slices × ${perSlice} appends`)
-  console.log(
-    `1 event/append, 1 client, personal values: off ${appendOff}/s, on ${appendOn}/s, on/off ${(appendOn / appendOff).toFixed(2)}`,
-  )
-  console.log(
-    `catch-up readAllPages (decoded):            off ${readOff}/s, on ${readOn}/s, on/off ${(readOn / readOff).toFixed(2)}`,
+  const appendRatio = appendOn / appendOff
+  const readRatio = readOn / readOff
+  const md = [
+    `Encryption of personal values on against off: ${new Date().toISOString()}, Node ${process.version}, ${slices} slices × ${perSlice} appends`,
+    "",
+    "| scenario | off | on | on / off | target |",
+    "| --- | ---: | ---: | ---: | --- |",
+    `| 1 event per append, 1 client, personal values | ${appendOff}/s | ${appendOn}/s | ${appendRatio.toFixed(2)} | ≥ 0.85 (${appendRatio >= 0.85 ? "met" : "**not met**"}) |`,
+    `| catch-up \`readAllPages\`, decoded | ${readOff}/s | ${readOn}/s | ${readRatio.toFixed(2)} | none |`,
+    "",
+  ].join("\n")
+  console.log(md)
+  const out = join(fileURLToPath(new URL("../../..", import.meta.url)), "bench-results")
+  mkdirSync(out, { recursive: true })
+  writeFileSync(join(out, "encryption.md"), md)
+  writeFileSync(
+    join(out, "encryption.json"),
+    `${JSON.stringify(
+      {
+        environment: {
+          node: process.version,
+          date: new Date().toISOString(),
+          slices,
+          appendsPerSlice: perSlice,
+        },
+        appends: { off: appendOff, on: appendOn, ratio: appendRatio, target: 0.85, met: appendRatio >= 0.85 },
+        catchUp: { off: readOff, on: readOn, ratio: readRatio },
+      },
+      null,
+      2,
+    )}\n`,
   )
 } finally {
   await off.store.dispose()
