@@ -17,8 +17,8 @@ import { EventStore } from "@idtrail/store"
 import { openTemporaryStore } from "@idtrail/store/testing"
 import { Effect } from "effect"
 import { runPool } from "../src/pool.ts"
+import { makeSharedLimit } from "../src/postgres-limit.ts"
 import { makeRateLimit } from "../src/request-policy.ts"
-import { makeSharedLimit } from "../src/shared-limit.ts"
 import { makeStripeApi } from "../src/stripe-api.ts"
 
 const ACCOUNTS = Number(process.env.BENCH_POOL_ACCOUNTS ?? 100)

@@ -11,8 +11,8 @@
 import { Effect } from "effect"
 import Stripe from "stripe"
 import { InvalidConfig, StripeAuthRefused, type StripeError, StripeReadFailed } from "./errors.ts"
+import type { Limit } from "./postgres-limit.ts"
 import { retrySchedule } from "./request-policy.ts"
-import type { Limit } from "./shared-limit.ts"
 import { apiVersion } from "./stripe-api.ts"
 
 /** `true` for a connected account's key (`acct_…`). */

@@ -30,9 +30,9 @@ export {
   poolName,
   runPool,
 } from "./pool.ts"
+export { type Limit, makeSharedLimit, postgresRateLimiterStore } from "./postgres-limit.ts"
 export { type ReconcileError, type ReconcileOptions, reconcile, reconcileEffect } from "./reconcile.ts"
 export { type Progress, type Quarantined, type Repair, type Report, renderReport } from "./report.ts"
-export { type Limit, makeSharedLimit, postgresRateLimiterStore } from "./shared-limit.ts"
 export {
   apiVersion,
   type ChangeEvent,

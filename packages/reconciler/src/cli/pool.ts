@@ -6,7 +6,7 @@
  * account whenever it looked. With `--every`, a round after another.
  *
  * Each account's reads go through its own rate limit (`RECONCILE_MAX_RPS`), shared by every process
- * through Postgres (`shared-limit.ts`); a connected account (`acct_…`) is read with `Stripe-Account`.
+ * through Postgres (`postgres-limit.ts`); a connected account (`acct_…`) is read with `Stripe-Account`.
  * Telemetry is a run's (`telemetry.ts`), each account's counters with its `account`.
  *
  * @since 0.1.0
@@ -18,9 +18,9 @@ import { type ReconcileFlags, readConfig } from "../config.ts"
 import { InvalidConfig } from "../errors.ts"
 import { exitCodeOf } from "../exit-codes.ts"
 import { PoolIncomplete, poolName, runPool } from "../pool.ts"
+import { makeSharedLimit } from "../postgres-limit.ts"
 import type { ReconcileReport } from "../reconcile.ts"
 import { type Report, renderReport } from "../report.ts"
-import { makeSharedLimit } from "../shared-limit.ts"
 import { makeStripeApi } from "../stripe-api.ts"
 import { countStripeRequests, instrumentStore, otlpConfigured, otlpLayer } from "../telemetry.ts"
 import { renderVault } from "../vault.ts"
