@@ -8,18 +8,18 @@
  *
  * @since 0.1.0
  */
+
+import { isConnectedAccount } from "@idtrail/domain"
 import { Effect } from "effect"
 import Stripe from "stripe"
+import { connectedAccountId, platformAccountName } from "./config.ts"
 import { InvalidConfig, StripeAuthRefused, type StripeError, StripeReadFailed } from "./errors.ts"
 import type { Limit } from "./postgres-limit.ts"
 import { retrySchedule } from "./request-policy.ts"
 import { apiVersion } from "./stripe-api.ts"
 
 /** `true` for a connected account's key (`acct_…`). */
-export const isConnected = (account: string): boolean => account.startsWith("acct_")
-
-const connectedId = /^acct_[A-Za-z0-9]+$/
-const platformName = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/
+export const isConnected = isConnectedAccount
 
 /** What `--accounts` asked for, checked: `all`, or the keys of the list (deduplicated, in order). */
 export type AccountsSpec =
@@ -35,11 +35,11 @@ export const parseAccounts = (raw: string, platform: string): Effect.Effect<Acco
     return invalid(`--accounts must be all or a comma list of account keys, got ${JSON.stringify(raw)}`)
   for (const key of keys) {
     if (isConnected(key)) {
-      if (!connectedId.test(key))
+      if (!connectedAccountId.test(key))
         return invalid(
           `--accounts: ${JSON.stringify(key)} is not a connected account id (acct_ and letters or digits)`,
         )
-    } else if (!platformName.test(key)) {
+    } else if (!platformAccountName.test(key)) {
       return invalid(`--accounts: ${JSON.stringify(key)} is not an account key`)
     } else if (key !== platform) {
       return invalid(

@@ -104,15 +104,20 @@ export const parseVaultRetention = (raw: string | undefined, env: NodeJS.Process
  * An account key: a platform account's name (letters, digits, `_ . : -`, not starting with
  * `acct_`), or a connected account's Stripe id `acct_…`, read with the `Stripe-Account` header.
  */
+/** A connected account's Stripe id, as every account check reads it. */
+export const connectedAccountId = /^acct_[A-Za-z0-9]{1,64}$/
+/** A platform account's name. */
+export const platformAccountName = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/
+
 export const checkAccount = (account: string) =>
   account.startsWith("acct_")
-    ? /^acct_[A-Za-z0-9]{1,64}$/.test(account)
+    ? connectedAccountId.test(account)
       ? Effect.void
       : invalid(
           "--account",
           `--account ${JSON.stringify(account)} starts with acct_, so it names a connected account: acct_ followed by letters and digits`,
         )
-    : /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/.test(account)
+    : platformAccountName.test(account)
       ? Effect.void
       : invalid(
           "--account",

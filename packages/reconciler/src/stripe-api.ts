@@ -10,6 +10,7 @@
 import { decodeSession, type VerificationSession } from "@idtrail/domain"
 import { Cause, Context, Effect, Exit, Layer, Result } from "effect"
 import Stripe from "stripe"
+import { connectedAccountId } from "./config.ts"
 import { InvalidConfig, StripeAuthRefused, type StripeError, StripeReadFailed } from "./errors.ts"
 import { makeRateLimit, retrySchedule } from "./request-policy.ts"
 
@@ -178,7 +179,7 @@ export const makeStripeApi = Effect.fnUntraced(function* (options: StripeApiOpti
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > 100)
     return yield* invalid("pageSize", `pageSize must be an integer from 1 to 100, got ${limit}`)
   const { stripeAccount } = options
-  if (stripeAccount !== undefined && !/^acct_[A-Za-z0-9]+$/.test(stripeAccount))
+  if (stripeAccount !== undefined && !connectedAccountId.test(stripeAccount))
     return yield* invalid(
       "stripeAccount",
       `a connected account is read as acct_ followed by letters and digits, got ${JSON.stringify(stripeAccount)}`,

@@ -230,6 +230,13 @@ describe("--accounts", () => {
     })
   })
 
+  it("takes every platform name --account takes (a colon too), so a pool of it is never refused", async () => {
+    expect(await Effect.runPromise(parseAccounts("eu:main,acct_1", "eu:main"))).toEqual({
+      all: false,
+      accounts: ["eu:main", "acct_1"],
+    })
+  })
+
   it("all lists every connected account, every page of GET /v1/accounts", async () => {
     const ids = Array.from({ length: 130 }, (_, i) => `acct_pool${String(i).padStart(3, "0")}`)
     const sim = await startSimulator({ sessions: 0, seed: 9, rateLimit: false, connectedAccounts: ids })
