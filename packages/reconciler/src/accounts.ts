@@ -16,7 +16,7 @@ import { connectedAccountId, platformAccountName } from "./config.ts"
 import { InvalidConfig, StripeAuthRefused, type StripeError, StripeReadFailed } from "./errors.ts"
 import type { Limit } from "./postgres-limit.ts"
 import { retrySchedule } from "./request-policy.ts"
-import { apiVersion } from "./stripe-api.ts"
+import { apiVersion, endpointOf } from "./stripe-api.ts"
 
 /** `true` for a connected account's key (`acct_…`). */
 export const isConnected = isConnectedAccount
@@ -79,19 +79,11 @@ const failure = (error: unknown): StripeError => {
 
 /** The ids of every connected account of the platform key, every page of `GET /v1/accounts`. */
 export const listConnectedAccounts = Effect.fnUntraced(function* (options: ListAccountsOptions) {
-  const url = options.baseUrl === undefined ? undefined : new URL(options.baseUrl)
-  const protocol = url?.protocol === "http:" ? "http" : "https"
   const stripe = new Stripe(options.apiKey, {
     apiVersion,
     maxNetworkRetries: 0,
     telemetry: false,
-    ...(url === undefined
-      ? {}
-      : {
-          host: url.hostname,
-          port: url.port === "" ? (protocol === "http" ? 80 : 443) : Number(url.port),
-          protocol,
-        }),
+    ...endpointOf(options.baseUrl),
   })
   const limit: Limit = options.limit ?? ((request) => request)
   const ids: Array<string> = []

@@ -161,6 +161,13 @@ export const readConfig = Effect.fnUntraced(function* (flags: ReconcileFlags, en
       "RECONCILE_MAX_RETRIES",
       `RECONCILE_MAX_RETRIES must be an integer ≥ 0, got ${JSON.stringify(env.RECONCILE_MAX_RETRIES)}`,
     )
+  // Checked here, so a single run and a pool both refuse it before opening anything.
+  const apiBase = unlessEmpty(env.STRIPE_API_BASE)
+  if (apiBase !== undefined && !/^https?:$/.test(URL.parse(apiBase)?.protocol ?? ""))
+    return yield* invalid(
+      "STRIPE_API_BASE",
+      `STRIPE_API_BASE must be an http(s) URL, got ${JSON.stringify(apiBase)}`,
+    )
   return {
     mode,
     dryRun: flags.dryRun,
@@ -170,7 +177,7 @@ export const readConfig = Effect.fnUntraced(function* (flags: ReconcileFlags, en
     simulate,
     every,
     apiKey,
-    apiBase: unlessEmpty(env.STRIPE_API_BASE),
+    apiBase,
     databaseUrl: unlessEmpty(env.DATABASE_URL),
     maxRequestsPerSecond: rps,
     maxRetries: retries,

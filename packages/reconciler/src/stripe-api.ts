@@ -151,7 +151,7 @@ const failure = (operation: string, error: unknown, stripeAccount?: string): Str
 }
 
 /** The SDK's options for `baseUrl`: host, port and protocol. */
-const endpointOf = (baseUrl: string | undefined) => {
+export const endpointOf = (baseUrl: string | undefined) => {
   if (baseUrl === undefined) return {}
   const url = new URL(baseUrl)
   const protocol = url.protocol === "http:" ? "http" : "https"

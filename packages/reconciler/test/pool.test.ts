@@ -278,5 +278,11 @@ describe("--accounts", () => {
     const other = await run(["reconcile", "--accounts", "second,acct_1"], env)
     expect(other.code).toBe(2)
     expect(other.stderr).toMatch(/"second" is a platform account/)
+    const base = await run(["reconcile", "--accounts", "all", "--workers", "2"], {
+      ...env,
+      STRIPE_API_BASE: "not a url",
+    })
+    expect(base.code).toBe(2)
+    expect(base.stderr).toMatch(/STRIPE_API_BASE must be an http\(s\) URL/)
   })
 })
