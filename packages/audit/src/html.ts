@@ -288,7 +288,15 @@ export const contentSecurityPolicy = `default-src 'none'; style-src 'unsafe-inli
 const liveNotice = (d: AuditReportData, live: NonNullable<RenderOptions["live"]>) =>
   `<div class="live" role="note"><p>Live from the database, read-only, served on ${escapeHtml(live.host)}:${live.port}${live.host === "127.0.0.1" ? " (this machine only)" : ""}.</p>` +
   `<form method="get" action="/"><label for="from">From</label> <input id="from" name="from" type="date" value="${d.window.from.toISOString().slice(0, 10)}"> ` +
-  `<label for="to">to</label> <input id="to" name="to" type="date" value="${d.window.to.toISOString().slice(0, 10)}"> <button type="submit">Show</button></form></div>`
+  `<label for="to">to</label> <input id="to" name="to" type="date" value="${d.window.to.toISOString().slice(0, 10)}"> ` +
+  // The page's account and mode go with the form, so a new window keeps them.
+  (d.filter.account === undefined
+    ? ""
+    : `<input type="hidden" name="account" value="${escapeHtml(d.filter.account)}">`) +
+  (d.filter.livemode === undefined
+    ? ""
+    : `<input type="hidden" name="livemode" value="${d.filter.livemode}">`) +
+  `<button type="submit">Show</button></form></div>`
 
 /** The report as a complete HTML document. */
 export const renderReportHtml = (d: AuditReportData, options: RenderOptions = {}): string => {

@@ -67,7 +67,8 @@ const handler =
     if (window instanceof InvalidArgument) return send(res, 400, "text/plain", `${window.message}\n`, head)
     const { host, port } = where()
     // ?account=…&livemode=true|false: one account's, one mode's sessions (checked by the store).
-    const account = url.searchParams.get("account") ?? undefined
+    // An empty account field means no filter, as an absent one does.
+    const account = url.searchParams.get("account") || undefined
     const mode = url.searchParams.get("livemode")
     if (mode !== null && mode !== "true" && mode !== "false")
       return send(res, 400, "text/plain", "livemode must be true or false\n", head)

@@ -52,6 +52,18 @@ describe("audit serve", () => {
     expect([head.status, head.body]).toEqual([200, ""])
   })
 
+  it("a page of one account and mode keeps them when its form asks for another window; an empty account is no filter", async () => {
+    const page = await call(`${server.url}?from=2026-10-01&to=2026-11-01&account=acct_1Conn&livemode=false`)
+    expect(page.status).toBe(200)
+    expect(page.body).toContain("Account acct_1Conn, test mode.")
+    expect(page.body).toContain('<input type="hidden" name="account" value="acct_1Conn">')
+    expect(page.body).toContain('<input type="hidden" name="livemode" value="false">')
+    const empty = await call(`${server.url}?from=2026-10-01&to=2026-11-01&account=`)
+    expect(empty.status).toBe(200)
+    expect(empty.body).toContain("Every account, both modes.")
+    expect(empty.body).not.toContain('name="account"')
+  })
+
   it("a bad window is a 400 naming what is wrong", async () => {
     const r = await call(`${server.url}?from=2026-11-01&to=2026-10-01`)
     expect([r.status, r.body]).toEqual([400, "from is after to\n"])
