@@ -36,7 +36,7 @@ import {
   InvalidArgument,
 } from "./errors.ts"
 import { checkStreamId } from "./guards.ts"
-import type { CommandContext, EventMetadata } from "./metadata.ts"
+import { type CommandContext, type EventMetadata, withSessionAccount } from "./metadata.ts"
 
 /** The command produced events, now stored at `positions`. */
 export interface EventsAppended {
@@ -109,16 +109,19 @@ export const metadataFor = (
   const account =
     observe === undefined ? (state === undefined ? null : accountOf(state)) : accountKeyOf(observe.account)
   const livemode = observe === undefined ? state?.facts?.livemode : observe.session.livemode
-  return {
-    source: observe?.source ?? "local",
-    stripeEventId,
-    stripeEventType: observe?.stripeEventType ?? null,
-    observedAt: command._tag === "Observe" ? command.observedAt : command.requestedAt,
-    causationId: context.causationId ?? stripeEventId,
-    correlationId: context.correlationId ?? null,
-    actor: context.actor,
-    ...(account === null || typeof livemode !== "boolean" ? {} : { account, livemode }),
-  }
+  return withSessionAccount(
+    {
+      source: observe?.source ?? "local",
+      stripeEventId,
+      stripeEventType: observe?.stripeEventType ?? null,
+      observedAt: command._tag === "Observe" ? command.observedAt : command.requestedAt,
+      causationId: context.causationId ?? stripeEventId,
+      correlationId: context.correlationId ?? null,
+      actor: context.actor,
+    },
+    account,
+    livemode,
+  )
 }
 
 /** Lost the race for the next version: decide again on the new state. Never leaves this module. */

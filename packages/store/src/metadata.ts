@@ -44,10 +44,19 @@ export const EventMetadata = Schema.Struct({
 export type EventMetadata = typeof EventMetadata.Type
 
 const sources: ReadonlySet<unknown> = new Set(EventSource.literals)
-const actorKinds: ReadonlySet<unknown> = new Set(Actor.fields.kind.literals)
-// The keys every metadata has, and with the two optional ones (which handle always writes).
-const requiredKeys = Object.keys(EventMetadata.fields).length - 2
-const allKeys = requiredKeys + 2
+/** The actor kinds metadata may name (the schema's literals). */
+export const actorKinds: ReadonlySet<unknown> = new Set(Actor.fields.kind.literals)
+
+/** `metadata` with the session's account and mode, when both are known (local requests, vault and erasure records). */
+export const withSessionAccount = (
+  metadata: EventMetadata,
+  account: string | null,
+  livemode: unknown,
+): EventMetadata =>
+  account === null || typeof livemode !== "boolean" ? metadata : { ...metadata, account, livemode }
+// The keys every metadata has, and with the two optional ones (account and livemode, written when the session's are known).
+const allKeys = Object.keys(EventMetadata.fields).length
+const requiredKeys = allKeys - 2
 const nullOrString = (u: unknown): boolean => u === null || typeof u === "string"
 const isRecord = (u: unknown): u is Record<string, unknown> => {
   if (typeof u !== "object" || u === null) return false

@@ -26,7 +26,7 @@ import { EncryptionOff, type KeyEncryptionKeyInvalid } from "./crypto/errors.ts"
 import type { AppendInputError, CorruptEvent, DatabaseError } from "./errors.ts"
 import { ConflictRetriesExhausted, InvalidArgument } from "./errors.ts"
 import { checkStreamId } from "./guards.ts"
-import type { Actor, EventMetadata } from "./metadata.ts"
+import { type Actor, actorKinds, type EventMetadata, withSessionAccount } from "./metadata.ts"
 import { query, sqlState } from "./sql-errors.ts"
 
 /** Stripe's `provided_details` (the domain exports its schema). */
@@ -169,7 +169,7 @@ const nowOf = (given: Date | undefined): Effect.Effect<Date, InvalidArgument> =>
 export const checkActor = (actor: Actor): Effect.Effect<Actor, InvalidArgument> =>
   typeof actor === "object" &&
   actor !== null &&
-  ["service", "user", "reconciler"].includes(actor.kind) &&
+  actorKinds.has(actor.kind) &&
   typeof actor.id === "string" &&
   actor.id.length > 0
     ? Effect.succeed({ kind: actor.kind, id: actor.id })
@@ -235,14 +235,9 @@ export const appendRecord =
         }
         const event = yield* make(state)
         if (event === undefined) return "nothing"
-        // The session's account and mode, as for every local request (see `metadataFor`).
-        const account = accountOf(state)
-        const livemode = state.facts?.livemode
-        const withAccount: EventMetadata =
-          account !== null && typeof livemode === "boolean" ? { ...metadata, account, livemode } : metadata
         const result = yield* append(sessionId, [event], {
           expectedVersion: state.version,
-          metadata: withAccount,
+          metadata: withSessionAccount(metadata, accountOf(state), state.facts?.livemode),
           state,
         })
         if (result._tag === "Appended") return "appended"
