@@ -85,6 +85,13 @@ export const main = async (argv: ReadonlyArray<string> = process.argv.slice(2)):
   for (const id of connected)
     if (!ACCOUNT_ID.test(id)) fail(`--connected-account must be acct_ and letters or digits, got '${id}'`)
   if (new Set(connected).size !== connected.length) fail("--connected-account names an account twice")
+  const connectedSessions = integer(
+    "connected-sessions",
+    values["connected-sessions"] as string | undefined,
+    0,
+  )
+  if (connectedSessions > 0 && connected.length === 0)
+    fail("--connected-sessions needs at least one --connected-account")
   const sim = await startSimulator({
     port,
     host: (values.host as string | undefined) ?? "127.0.0.1",
@@ -95,7 +102,7 @@ export const main = async (argv: ReadonlyArray<string> = process.argv.slice(2)):
     ...(startTime === undefined ? {} : { startTime: integer("start-time", startTime, 0) }),
     frozenClock: values["frozen-clock"] === true,
     connectedAccounts: connected,
-    connectedSessions: integer("connected-sessions", values["connected-sessions"] as string | undefined, 0),
+    connectedSessions,
     ...(values["control-token"] === undefined ? {} : { controlToken: values["control-token"] as string }),
   }).catch((e: Error) => fail(e.message))
   const endpoints = [

@@ -96,8 +96,9 @@ export const makeControl = (
     f(account)
     return account.renderSession(index)
   }
+  // The platform's own id names the platform, as the Stripe-Account header takes it.
   const accountOf = (id: string | undefined): Simulator =>
-    id === undefined ? sim : sim.requireConnectedAccount(id)
+    id === undefined ? sim : sim.findAccount(id, "account")
   return {
     submit: (id) => onSession(id, (a) => a.submit(id)),
     pass: (id, outputs) => onSession(id, (a) => a.pass(id, outputs)),
@@ -223,7 +224,7 @@ export const handleControl = async (
     }
     case "GET /accounts":
       return ok({
-        data: control.connectedAccounts().map((a) => control.simulator.findAccount(a).renderAccount()),
+        data: control.simulator.connectedAccounts().map((a) => a.renderAccount()),
       })
     case "POST /accounts": {
       const accountId = optString(body, "id")

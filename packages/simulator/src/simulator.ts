@@ -199,11 +199,6 @@ export class Simulator {
     return this.#connected
   }
 
-  /** Connected account `id` of this platform, or undefined. */
-  connectedAccount(id: string): Simulator | undefined {
-    return this.#connectedById.get(id)
-  }
-
   /**
    * The account a request acts as: this platform without a `Stripe-Account` header (or with its
    * own id), else that connected account. Anything else is Stripe's 403 `account_invalid`.
@@ -241,11 +236,8 @@ export class Simulator {
   }
 
   /** Account `id` as this account sees it: itself, or one of its connected accounts; else a 404. */
-  findAccount(id: string): Simulator {
-    if (id === this.accountId) return this
-    const account = this.#connectedById.get(id)
-    if (account === undefined) throw resourceMissing("account", id)
-    return account
+  findAccount(id: string, param = "id"): Simulator {
+    return id === this.accountId ? this : this.requireConnectedAccount(id, param)
   }
 
   /** Lists the connected accounts, newest first (a connected account has none). */

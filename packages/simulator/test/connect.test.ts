@@ -98,6 +98,8 @@ describe("sessions per account", () => {
     expect(h.sim.control.stats(B)).toMatchObject({ account: B, sessions: 1, events: 3 })
     expect(h.sim.control.stats(A)).toMatchObject({ account: A, sessions: 0, events: 0 })
     expect(h.sim.control.stats()).toMatchObject({ account: null, sessions: 0, events: 0 })
+    // The platform's own id names the platform here too, as the Stripe-Account header takes it.
+    expect(h.sim.control.stats(h.sim.control.platformAccountId)).toMatchObject({ account: null, sessions: 0, events: 0 })
   })
 })
 
@@ -486,6 +488,7 @@ describe("CLI", () => {
     [["--connected-account", "acct_1X", "--connected-account", "acct_1X"], /twice/],
     [["--connected-sessions", "x"], /--connected-sessions must be an integer/],
     [["--connect-webhook", "nope"], /--connect-webhook must be a URL/],
+    [["--connected-sessions", "5"], /--connected-sessions needs at least one --connected-account/],
   ])("exits 2 with a clear message for %j", async (args, message) => {
     const { code, stderr } = await run(args)
     expect(code).toBe(2)
