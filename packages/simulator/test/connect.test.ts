@@ -99,7 +99,11 @@ describe("sessions per account", () => {
     expect(h.sim.control.stats(A)).toMatchObject({ account: A, sessions: 0, events: 0 })
     expect(h.sim.control.stats()).toMatchObject({ account: null, sessions: 0, events: 0 })
     // The platform's own id names the platform here too, as the Stripe-Account header takes it.
-    expect(h.sim.control.stats(h.sim.control.platformAccountId)).toMatchObject({ account: null, sessions: 0, events: 0 })
+    expect(h.sim.control.stats(h.sim.control.platformAccountId)).toMatchObject({
+      account: null,
+      sessions: 0,
+      events: 0,
+    })
   })
 })
 
