@@ -135,35 +135,35 @@ const replay = (run: Run, events: ReadonlyArray<ChangeEvent>) =>
  * session of the page is done, so a cursor saved after it never passes an unfinished session.
  */
 export const observePage = (run: Run, observations: ReadonlyArray<Observation>, concurrency: number) =>
-  Effect.flatMap(
-    Effect.forEach(observations, (observation) => Effect.result(decide(run, observation)), { concurrency }),
-    (results) =>
-      Effect.andThen(
-        Effect.forEach(
-          results,
-          (result, i) => {
-            const sessionId = observations[i]!.session.id
-            return Result.isSuccess(result)
-              ? Effect.andThen(
-                  Effect.sync(() => counted(run, sessionId, result.success)),
-                  succeeded(run, sessionId),
-                )
-              : failedWith(run, sessionId, result.failure)
-          },
-          { discard: true },
-        ),
-        // The vault (when on): the recorded sessions' verified outputs, kept once each.
-        Effect.flatMap(
-          keepVerifiedOutputs(
-            run,
-            observations.filter((_, i) => Result.isSuccess(results[i]!)),
-            concurrency,
-          ),
-          (failures) =>
-            Effect.forEach(failures, (f) => failedWith(run, f.sessionId, f.error), { discard: true }),
-        ),
-      ),
-  )
+  Effect.gen(function* () {
+    const results = yield* Effect.forEach(
+      observations,
+      (observation) => Effect.result(decide(run, observation)),
+      {
+        concurrency,
+      },
+    )
+    // The vault (when on): the recorded sessions' verified outputs, kept once each. Its failures
+    // are known before anything is settled, so such a session is quarantined, never released first.
+    const vaultFailures = new Map(
+      (yield* keepVerifiedOutputs(
+        run,
+        observations.filter((_, i) => Result.isSuccess(results[i]!)),
+        concurrency,
+      )).map((f) => [f.sessionId, f.error] as const),
+    )
+    yield* Effect.forEach(
+      results,
+      (result, i) => {
+        const sessionId = observations[i]!.session.id
+        if (Result.isFailure(result)) return failedWith(run, sessionId, result.failure)
+        counted(run, sessionId, result.success)
+        const vaultError = vaultFailures.get(sessionId)
+        return vaultError === undefined ? succeeded(run, sessionId) : failedWith(run, sessionId, vaultError)
+      },
+      { discard: true },
+    )
+  })
 
 /** Reads one session from Stripe and observes it. */
 export const retrieveAndObserve = (run: Run, sessionId: string) =>
