@@ -138,27 +138,34 @@ const otherAccount = rule("otherAccount", (o) => {
     : proceed()
 })
 
+/** The `SessionStarted` of an observation's snapshot (first knowledge, or a late creation). */
+const startedBy = (o: Observation, midLife: boolean) =>
+  ({
+    _tag: "SessionStarted",
+    sessionId: o.sessionId,
+    at: o.at,
+    source: o.source,
+    stripeEventType: o.stripeEventType,
+    midLife,
+    facts: o.remote,
+    ...(o.masked.length === 0 ? {} : { masked: o.masked }),
+    // "default" is the absence of an account: its events read as they did before accounts.
+    ...(o.account === defaultAccount ? {} : { account: o.account }),
+  }) as const
+
 /** First knowledge starts the session at the observed status, however far along it is. */
 const firstKnowledge = rule("firstKnowledge", (o) => {
   if (o.before.facts !== null) return proceed()
   const { sessionId, at, remote } = o
   const events: Array<SessionEvent> = [
-    {
-      _tag: "SessionStarted",
-      sessionId,
-      at,
-      source: o.source,
-      stripeEventType: o.stripeEventType,
-      midLife: !(
+    startedBy(
+      o,
+      !(
         remote.status === "requires_input" &&
         remote.lastError === null &&
         remote.lastVerificationReport === null
       ),
-      facts: remote,
-      ...(o.masked.length === 0 ? {} : { masked: o.masked }),
-      // "default" is the absence of an account: its events read as they did before accounts.
-      ...(o.account === defaultAccount ? {} : { account: o.account }),
-    },
+    ),
   ]
   if (o.outputs.length > 0 && !isRedacted(remote.redactionStatus))
     events.push({ _tag: "VerifiedOutputsCaptured", sessionId, at, fields: o.outputs })
@@ -204,18 +211,7 @@ const lateStep = rule("lateStep", (o) => {
   const event: SessionEvent =
     o.stripeEventType !== stepEventType(o.remote.status, true)
       ? transitionInto(o.remote.status, o, knowledge)
-      : {
-          _tag: "SessionStarted",
-          sessionId: o.sessionId,
-          at: o.at,
-          source: o.source,
-          stripeEventType: o.stripeEventType,
-          midLife: false,
-          facts: o.remote,
-          ...(o.masked.length === 0 ? {} : { masked: o.masked }),
-          ...(o.account === defaultAccount ? {} : { account: o.account }),
-          ...knowledge,
-        }
+      : { ...startedBy(o, false), ...knowledge }
   return stop(isRedacted(o.current.redactionStatus) ? mapPersonalEvent(event, () => erasedValue) : event)
 })
 
