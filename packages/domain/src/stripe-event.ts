@@ -106,12 +106,19 @@ export const decodeStripeEvent = (
   return Result.succeed({ _tag: "ForeignEvent", id: envelope.success.id, type: envelope.success.type })
 }
 
-/** The `Observe` command a webhook event stands for: Stripe's `event.created` is its time. */
-export const observeEvent = (event: StripeEvent): Observe =>
-  Observe.make({
+/**
+ * The `Observe` command a webhook event stands for: Stripe's `event.created` is its time. Its
+ * account: a Connect event's own (`event.account`), else `platform`, the account of the endpoint
+ * that received it (absent: the default account).
+ */
+export const observeEvent = (event: StripeEvent, platform?: string): Observe => {
+  const account = event.account ?? platform
+  return Observe.make({
     session: event.data.object,
     source: "webhook",
     observedAt: event.created,
     stripeEventId: event.id,
     stripeEventType: event.type,
+    ...(account === undefined ? {} : { account }),
   })
+}

@@ -256,10 +256,5 @@ export const observe = (ctx: StoreContext) => {
     context: CommandContext,
     options?: HandleOptions,
   ): Effect.Effect<HandleResult, HandleError> =>
-    handleIn(
-      event.data.object.id,
-      event.account === undefined ? observeEvent(event) : { ...observeEvent(event), account: event.account },
-      context,
-      options,
-    )
+    handleIn(event.data.object.id, observeEvent(event), context, options)
 }

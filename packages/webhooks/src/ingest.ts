@@ -100,7 +100,7 @@ export const ingestWebhook = Effect.fn("webhooks.ingest")(function* (
   const store = yield* EventStore
   return yield* store.handle(
     session.id,
-    { ...observeEvent(event), account: event.account ?? accountKeyOf(platform) },
+    observeEvent(event, accountKeyOf(platform)),
     { actor: actor ?? { kind: "service", id: "webhooks" }, causationId: event.id },
     handleOptions,
   )
