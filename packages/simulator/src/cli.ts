@@ -92,6 +92,13 @@ export const main = async (argv: ReadonlyArray<string> = process.argv.slice(2)):
   )
   if (connectedSessions > 0 && connected.length === 0)
     fail("--connected-sessions needs at least one --connected-account")
+  const endpoints = [
+    ...((values.webhook as string[] | undefined) ?? []).map((url) => ({ url, connect: false })),
+    ...((values["connect-webhook"] as string[] | undefined) ?? []).map((url) => ({ url, connect: true })),
+  ]
+  // Every flag is checked before the server binds its port: a bad one never meets a busy port first.
+  for (const { url, connect } of endpoints)
+    if (!URL.canParse(url)) fail(`--${connect ? "connect-webhook" : "webhook"} must be a URL, got '${url}'`)
   const sim = await startSimulator({
     port,
     host: (values.host as string | undefined) ?? "127.0.0.1",
@@ -105,10 +112,6 @@ export const main = async (argv: ReadonlyArray<string> = process.argv.slice(2)):
     connectedSessions,
     ...(values["control-token"] === undefined ? {} : { controlToken: values["control-token"] as string }),
   }).catch((e: Error) => fail(e.message))
-  const endpoints = [
-    ...((values.webhook as string[] | undefined) ?? []).map((url) => ({ url, connect: false })),
-    ...((values["connect-webhook"] as string[] | undefined) ?? []).map((url) => ({ url, connect: true })),
-  ]
   for (const { url, connect } of endpoints) {
     try {
       const endpoint = sim.control.addWebhookEndpoint({ url, connect })
