@@ -8,7 +8,6 @@
  */
 import { fold, initialState, type SessionEvent, type SessionState } from "@idtrail/domain"
 import { Effect, Result, Schema } from "effect"
-import { sql } from "kysely"
 import type { StoreContext } from "./context.ts"
 import {
   type AppendInputError,
@@ -29,7 +28,6 @@ import { EventMetadata, isExactMetadata } from "./metadata.ts"
 import { readStream } from "./read.ts"
 import { runToPromise } from "./run.ts"
 import { sessionRowOf } from "./session-row.ts"
-import { query } from "./sql-errors.ts"
 import { type EventVersions, isEmpty, stampVersion } from "./upcasting.ts"
 
 /** The batch was stored: the stream is now at `nextVersion`; `positions` are the events' global positions. */
@@ -80,12 +78,6 @@ export interface AppendOptions {
 
 const decodeMetadata = Schema.decodeUnknownResult(EventMetadata)
 
-interface StateRow {
-  stream_version: string | null
-  state: SessionState | null
-  confirmed_at: string | null
-}
-
 /**
  * The state with the row's `confirmed_at`: the column is what counts, since a read that changes
  * nothing moves the column alone, and states stored before it have no `confirmedAt`.
@@ -105,19 +97,15 @@ export const loadState =
   (streamId: string): Effect.Effect<SessionState, CorruptEvent | DatabaseError | AppendInputError> =>
     Effect.gen(function* () {
       // The session's row holds the stream's version; the log is only asked when there is no row.
-      const result = yield* query("loadState", () =>
-        sql<StateRow>`select coalesce(v.version,
-              (select max(stream_version) from ${ctx.ref("events")} where stream_id = ${streamId})) as stream_version,
-            v.state, v.confirmed_at::text as confirmed_at
-          from (select) as one
-          left join ${ctx.ref("verification_sessions")} v on v.session_id = ${streamId}`.execute(ctx.db),
-      )
-      const row = result.rows[0]
-      const version = row?.stream_version === null || row === undefined ? 0 : Number(row.stream_version)
+      // Reads made together share a round trip (state-reads.ts).
+      const row = yield* Effect.tryPromise({
+        try: () => ctx.stateReads.read(streamId),
+        catch: (error) => error as DatabaseError,
+      })
+      const version = row.stream_version === null ? 0 : Number(row.stream_version)
       if (version === 0) return initialState
-      const confirmedAt = row?.confirmed_at ?? null
-      if (row?.state !== null && row?.state !== undefined && row.state.version === version)
-        return withConfirmedAt(row.state, confirmedAt)
+      const confirmedAt = row.confirmed_at
+      if (row.state !== null && row.state.version === version) return withConfirmedAt(row.state, confirmedAt)
       const events = yield* readStream(ctx)(streamId)
       return withConfirmedAt(fold(events.map((e) => e.event)), confirmedAt)
     })

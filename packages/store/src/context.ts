@@ -7,6 +7,7 @@ import { type Kysely, type RawBuilder, sql } from "kysely"
 import type { Connection } from "./database.ts"
 import { eventVersions as idtrailEventVersions } from "./event-versions.ts"
 import { type GroupCommit, type GroupCommitOptions, makeGroupCommit } from "./group-commit.ts"
+import { makeStateReads, type StateReads } from "./state-reads.ts"
 import type { EventVersions } from "./upcasting.ts"
 
 /** An open connection bound to one Postgres schema. */
@@ -20,6 +21,8 @@ export interface StoreContext {
   readonly tables: { readonly events: string }
   /** Sends appends, grouping those that arrive while others are in flight. */
   readonly appends: GroupCommit
+  /** Reads session rows, grouping those asked for while others are in flight. */
+  readonly stateReads: StateReads
   /** The event shapes writers write, and how readers upcast older ones. */
   readonly eventVersions: EventVersions
 }
@@ -41,6 +44,7 @@ export const makeContext = (
     },
     groupCommit,
   ),
+  stateReads: makeStateReads(connection.pool, schema),
   db: connection.db,
   schema,
   ref: (name) => sql.raw(`"${schema}"."${name}"`),
