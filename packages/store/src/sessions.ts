@@ -172,15 +172,21 @@ export const sessions = (ctx: StoreContext): SessionQueries => ({
     if (!isPageSize(limit)) return badLimit(limit)
     return Effect.map(
       query("sessions.createdBetween", () =>
-        // One row comparison after the previous page, and the order of the created index read
-        // backwards: each page starts where the last one ended, however deep into the window.
+        // The created index read backwards from the page's upper bound: the previous page's last
+        // session (one row comparison), else the window's end. Only the bound that applies is
+        // written: given both, the scan started from the looser one, and a first page walked down
+        // every newer session (a sweep's windows go newest first: ~150 ms a page at 500,000).
         sql<{ session_id: string; created_seconds: number }>`
           select v.session_id, extract(epoch from v.created)::float8 as created_seconds
             from ${ctx.ref("verification_sessions")} v
-           where v.created >= to_timestamp(${from}::float8)
-             and (${to}::float8 is null or v.created <= to_timestamp(${to}::float8))
-             and (v.created, v.session_id) < (coalesce(to_timestamp(${after?.created ?? null}::float8), 'infinity'),
-                                             coalesce(${after?.id ?? null}::text, '')) ${filterSql(filter)}
+           where v.created >= to_timestamp(${from}::float8) ${
+             // A previous page's session above the window (not a sweep's) bounds nothing more.
+             after !== null && (to === null || after.created <= to)
+               ? sql`and (v.created, v.session_id) < (to_timestamp(${after.created}::float8), ${after.id}::text)`
+               : to !== null
+                 ? sql`and v.created <= to_timestamp(${to}::float8)`
+                 : sql``
+           } ${filterSql(filter)}
            order by v.created desc, v.session_id desc
            limit ${limit}`.execute(ctx.db),
       ),
