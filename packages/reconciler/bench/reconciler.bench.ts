@@ -135,8 +135,8 @@ const concurrencyLadder = async (url: string | undefined, n: number, levels: Rea
 }
 
 const concurrency = {
-  postgres: await concurrencyLadder(databaseUrl, CONCURRENCY_SESSIONS, [1, 8]),
-  pglite: PGLITE_SESSIONS > 0 ? await concurrencyLadder(undefined, PGLITE_SESSIONS, [1, 2, 4]) : [],
+  postgres: await concurrencyLadder(databaseUrl, CONCURRENCY_SESSIONS, [1, 8, 64]),
+  pglite: PGLITE_SESSIONS > 0 ? await concurrencyLadder(undefined, PGLITE_SESSIONS, [1, 4, 64]) : [],
 }
 
 const sweep = await measured(() => reconcile(store, api, { mode: "sweep" }))

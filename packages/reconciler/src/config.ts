@@ -37,7 +37,7 @@ export interface Config {
   readonly databaseUrl: string | undefined
   readonly maxRequestsPerSecond: number
   readonly maxRetries: number
-  /** Sweeps: sessions of a page at the store at once; undefined: 8 on Postgres, 4 on PGlite. */
+  /** Sweeps: sessions of a page at the store at once; undefined: the default (64). */
   readonly concurrency: number | undefined
   /** The vault on, keeping verified outputs this long; undefined: off. */
   readonly vaultRetention: Duration.Duration | undefined

@@ -75,7 +75,7 @@ const reconcile = (ctx: CliContext) =>
       ),
       concurrency: Flag.String("concurrency").pipe(
         Flag.withDescription(
-          "sweeps: sessions of a page recorded at once (1 to 100; default 8 on Postgres, 4 on the embedded PGlite)",
+          "sweeps: sessions of a page recorded at once (1 to 100; default 64)",
         ),
         Flag.optional,
       ),
