@@ -401,7 +401,8 @@ const main = async () => {
   for (let pass = 0; pass < 4; pass++) {
     for (const who of pass % 2 === 0 ? (["plain", "idtrail"] as const) : (["idtrail", "plain"] as const)) {
       collect()
-      if (who === "plain") plainSeconds = Math.min(plainSeconds, await time(async () => void (await plainRead())))
+      if (who === "plain")
+        plainSeconds = Math.min(plainSeconds, await time(async () => void (await plainRead())))
       else seconds = Math.min(seconds, await time(idtrailRead))
     }
   }

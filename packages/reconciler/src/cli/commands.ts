@@ -74,9 +74,7 @@ const reconcile = (ctx: CliContext) =>
         Flag.optional,
       ),
       concurrency: Flag.String("concurrency").pipe(
-        Flag.withDescription(
-          "sweeps: sessions of a page recorded at once (1 to 100; default 64)",
-        ),
+        Flag.withDescription("sweeps: sessions of a page recorded at once (1 to 100; default 64)"),
         Flag.optional,
       ),
       vaultRetention: Flag.String("vault-retention").pipe(
