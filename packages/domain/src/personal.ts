@@ -79,11 +79,9 @@ const mapAt = (value: unknown, path: ReadonlyArray<string>, f: PersonalValueMap)
   if (path.length === 0) return mapAt(value, ["*"], f)
   const [head, ...rest] = path as [string, ...Array<string>]
   const record = value as Record<string, unknown>
-  if (head === "*") {
-    const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(record)) out[k] = mapAt(v, rest, f)
-    return out
-  }
+  // Built with fromEntries, not by assignment: a key named `__proto__` (metadata keys are the
+  // merchant's) stays a key instead of setting the copy's prototype.
+  if (head === "*") return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, mapAt(v, rest, f)]))
   if (!Object.hasOwn(record, head)) return value
   return { ...record, [head]: mapAt(record[head], rest, f) }
 }

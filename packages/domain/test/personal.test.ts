@@ -119,6 +119,20 @@ describe("erasing the personal paths", () => {
     },
   )
 
+  it("a metadata key named __proto__ is an ordinary key: erased like the others, kept as a key, the prototype untouched", () => {
+    const keys = ["__proto__", "constructor", "email"]
+    const { events, state } = historyWithMarkers(keys)
+    const erase = () => erasedValue
+    const erased = events.map((e) => mapPersonalEvent(e, erase))
+    expect(hasMarker(erased)).toBe(false)
+    const erasedState = mapPersonalState(state, erase)
+    expect(hasMarker(erasedState)).toBe(false)
+    const metadata = erasedState.facts?.metadata ?? {}
+    expect(Object.keys(metadata).sort()).toEqual([...keys].sort())
+    expect(Object.getPrototypeOf(metadata)).toBe(Object.getPrototypeOf({}))
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined()
+  })
+
   it("an erased session's snapshot, decided on an erased state, records no change", () => {
     const { state, snapshot } = historyWithMarkers(["email"])
     const erase = () => erasedValue

@@ -126,13 +126,14 @@ const applyMetadata = (record: SessionRecord, given: unknown): void => {
     record.metadata = {}
     return
   }
-  const next = { ...record.metadata }
+  // A Map, not assignment: a key named `__proto__` is a key like any other.
+  const next = new Map(Object.entries(record.metadata))
   for (const [k, v] of Object.entries(given as Record<string, string>)) {
-    if (v === "") delete next[k]
-    else next[k] = v
+    if (v === "") next.delete(k)
+    else next.set(k, v)
   }
-  if (Object.keys(next).length > 50) throw invalidRequest("Metadata can have at most 50 keys.", "metadata")
-  record.metadata = next
+  if (next.size > 50) throw invalidRequest("Metadata can have at most 50 keys.", "metadata")
+  record.metadata = Object.fromEntries(next)
 }
 
 const createSession: Route = (sim, form, call) => {

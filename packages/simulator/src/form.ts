@@ -127,9 +127,8 @@ const toValue = (node: unknown, path: string): FormValue => {
       throw invalidRequest(`Invalid request body: '${path}' mixes '[]' with named keys.`, path)
     return keys.map((k) => toValue(node.get(k), `${path}[]`))
   }
-  const out: FormHash = {}
-  for (const k of keys) out[k] = toValue(node.get(k), path === "" ? k : `${path}[${k}]`)
-  return out
+  // fromEntries, not assignment: a key named `__proto__` stays a key, never the hash's prototype.
+  return Object.fromEntries(keys.map((k) => [k, toValue(node.get(k), path === "" ? k : `${path}[${k}]`)]))
 }
 
 /**

@@ -106,7 +106,7 @@ const readValue = (spec: ParamSpec, v: FormValue, path: string): unknown => {
     case "metadata": {
       if (v === "") return null
       if (typeof v === "string" || Array.isArray(v)) throw invalidRequest("Invalid hash", path)
-      const out: Record<string, string> = {}
+      const out: Array<[string, string]> = []
       const keys = Object.keys(v)
       if (keys.length > 50) throw invalidRequest("Metadata can have at most 50 keys.", path)
       for (const k of keys) {
@@ -116,9 +116,10 @@ const readValue = (spec: ParamSpec, v: FormValue, path: string): unknown => {
         if (k.length > 40) throw invalidRequest("Metadata keys must be at most 40 characters long.", where)
         if (value.length > 500)
           throw invalidRequest("Metadata values must be at most 500 characters long.", where)
-        out[k] = value
+        out.push([k, value])
       }
-      return out
+      // fromEntries, not assignment: a metadata key named `__proto__` stays a key.
+      return Object.fromEntries(out)
     }
     case "hash": {
       if (v === "" && spec.emptyable) return null
@@ -153,7 +154,8 @@ const readHash = (
   const out: Record<string, unknown> = {}
   for (const [k, value] of Object.entries(v)) {
     const where = path === "" ? k : `${path}[${k}]`
-    const spec = fields[k]
+    // Own fields only: `__proto__` or `constructor` is an unknown parameter, not Object's.
+    const spec = Object.hasOwn(fields, k) ? fields[k] : undefined
     if (spec === undefined) throw unknownParameter(where)
     out[k] = readValue(spec, value, where)
   }

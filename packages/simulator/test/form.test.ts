@@ -14,6 +14,17 @@ const rejects = (body: string): ApiError => {
 }
 
 describe("parseForm", () => {
+  it("a key named __proto__ is an ordinary key: kept as a key, never the parsed hash's prototype", () => {
+    const parsed = parseForm("metadata[__proto__][polluted]=yes&metadata[plan]=pro&__proto__[x]=1")
+    const metadata = parsed.metadata as Record<string, unknown>
+    expect(Object.keys(metadata)).toEqual(["__proto__", "plan"])
+    expect(Object.getOwnPropertyDescriptor(metadata, "__proto__")?.value).toEqual({ polluted: "yes" })
+    expect(Object.getPrototypeOf(metadata)).toBe(Object.prototype)
+    expect(Object.getPrototypeOf(parsed)).toBe(Object.prototype)
+    expect((metadata as { polluted?: unknown }).polluted).toBeUndefined()
+    expect(Object.keys(parsed)).toEqual(["metadata", "__proto__"])
+  })
+
   it("reads nested hashes and indexed arrays the way stripe-node sends them", () => {
     expect(
       parseForm(

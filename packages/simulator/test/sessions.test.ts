@@ -24,6 +24,14 @@ const sessions = () => stripe.identity.verificationSessions
 /** Captures the error an SDK call rejects with. */
 
 describe("create", () => {
+  it("keeps a metadata key named __proto__ as a key; a top-level __proto__ is an unknown parameter", async () => {
+    const s = await sessions().create({ type: "document", metadata: { ["__proto__"]: "x", plan: "pro" } })
+    expect(Object.keys(s.metadata)).toEqual(["__proto__", "plan"])
+    expect(Object.getOwnPropertyDescriptor(s.metadata, "__proto__")?.value).toBe("x")
+    const e = await failure(sessions().create({ type: "document", ["__proto__"]: "x" } as never))
+    expect(e).toMatchObject({ statusCode: 400, code: "parameter_unknown", param: "__proto__" })
+  })
+
   it("returns a requires_input session with the given fields, a client_secret and a url", async () => {
     const s = await sessions().create({
       type: "document",
