@@ -175,13 +175,18 @@ describe.runIf(databaseUrl)("idtrail reconcile --accounts … --workers 2, two p
         expect(runs.map((r) => r.account).sort()).toEqual(ACCOUNTS)
         expect(overlapping(runs)).toEqual([])
         expect(runs.every((r) => r.complete && r.repaired === 0)).toBe(true)
-        // What the killed runs had written stands; the takeover recorded only the rest.
+        // What the killed runs had written stands; the takeover recorded only the rest (every
+        // session exactly once: `duplicated` below).
         const taken = runs.filter((r) => r.started < SESSIONS)
         expect(taken.length).toBeGreaterThan(0)
         for (const r of taken) {
           // Not before the dead run's lease ran out: renewed every second, it lasted 3 s.
           expect(r.startedAt.getTime()).toBeGreaterThanOrEqual(killedAt + 1_500)
-          expect(r.started + r.unchanged).toBe(SESSIONS)
+          // It resumed after the dead run's last finished page (its cursor), or from the start:
+          // whole pages of 100 were the dead run's, the rest the takeover's.
+          expect(r.started + r.unchanged).toBe(r.examined)
+          expect((SESSIONS - r.examined) % 100).toBe(0)
+          expect(r.examined).toBeGreaterThan(0)
         }
         const { streams, bad } = await duplicated(store)
         expect(streams).toBe(ACCOUNTS.length * SESSIONS)
